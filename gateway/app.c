@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "linkage-gateway"
+
+#include "gateway/app.h"
+
+#include "gateway/api.h"
+#include "gateway/metrics.h"
+
+
+static void
+log_camera_state(VlgCamera *camera, const VlgIngestState *state, gpointer user_data)
+{
+	const VlgCameraInfo *info = vlg_camera_get_info(camera);
+	const char *kind = vlg_ingest_state_kind_to_string(state->kind);
+
+	switch (state->kind) {
+	case VLG_INGEST_RETRYING:
+		g_warning("camera %s: %s (attempt %u, next in %.1f s): %s", info->id, kind,
+			  state->attempt,
+			  (state->next_attempt_us - g_get_monotonic_time()) / (double)G_USEC_PER_SEC,
+			  state->last_error);
+		break;
+	case VLG_INGEST_FAILED:
+		g_warning("camera %s: %s: %s", info->id, kind, state->last_error);
+		break;
+	default:
+		g_message("camera %s: %s", info->id, kind);
+		break;
+	}
+}
+
+static void
+camera_free(gpointer camera)
+{
+	vlg_camera_free(camera);
+}
+
+static VlgCameraSettings
+camera_settings_from(const VlgGatewayConfig *config)
+{
+	VlgCameraSettings settings = {
+		.ingest = {
+			.timings = {
+				.watchdog_us = (gint64)config->watchdog_seconds * G_USEC_PER_SEC,
+				.connect_timeout_us =
+					(gint64)config->connect_timeout_seconds * G_USEC_PER_SEC,
+				.backoff = {
+					.cap_ms = config->backoff_cap_seconds * 1000,
+					.auth_delay_ms = config->auth_backoff_seconds * 1000,
+				},
+			},
+			.latency_ms = config->rtsp_latency_ms,
+		},
+		.linger_seconds = config->linger_seconds,
+	};
+	return settings;
+}
+
+static void
+create_cameras(VlgApp *app)
+{
+	GPtrArray *infos = vlg_catalogue_cameras(app->catalogue);
+	VlgCameraSettings settings = camera_settings_from(app->config);
+
+	app->cameras = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					     camera_free);
+	app->camera_list = g_ptr_array_sized_new(infos->len);
+	for (guint i = 0; i < infos->len; i++) {
+		const VlgCameraInfo *info = infos->pdata[i];
+		VlgCamera *camera = vlg_camera_new(info, &settings);
+
+		vlg_camera_set_notify(camera, log_camera_state, app);
+		g_hash_table_insert(app->cameras, info->id, camera);
+		g_ptr_array_add(app->camera_list, camera);
+	}
+}
+
+static void
+start_always_on(VlgApp *app)
+{
+	for (guint i = 0; i < app->camera_list->len; i++) {
+		VlgCamera *camera = app->camera_list->pdata[i];
+
+		if (vlg_camera_get_info(camera)->always_on)
+			vlg_camera_hold(camera);
+	}
+}
+
+VlgApp *
+vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, GError **error)
+{
+	g_autoptr(VlgApp) app = g_new0(VlgApp, 1);
+	VlgHttpServerSettings http = {
+		.address = config->listen_address,
+		.port = config->listen_port,
+		.max_body_bytes = config->max_body_bytes,
+	};
+
+	app->config = config;
+	app->catalogue = catalogue;
+	app->loop = g_main_loop_ref(loop);
+	app->started_us = g_get_monotonic_time();
+	create_cameras(app);
+	app->router = vlg_http_router_new();
+	vlg_api_register(app->router, app);
+	vlg_metrics_register(app->router, app);
+	app->server = vlg_http_server_new(&http, app->router, loop, error);
+	if (!app->server)
+		return NULL;
+	start_always_on(app);
+	return g_steal_pointer(&app);
+}
+
+VlgApp *
+vlg_app_free(VlgApp *app)
+{
+	if (!app)
+		return NULL;
+	app->server = vlg_http_server_free(app->server);
+	g_clear_pointer(&app->camera_list, g_ptr_array_unref);
+	g_clear_pointer(&app->cameras, g_hash_table_unref);
+	/* Cameras hand their pipelines to teardown workers: let them finish before the catalogue
+	 * (which the pipelines' settings came from) goes. */
+	vlg_ingest_wait_teardowns();
+	app->router = vlg_http_router_free(app->router);
+	g_clear_pointer(&app->catalogue, vlg_catalogue_free);
+	g_clear_pointer(&app->config, vlg_gateway_config_free);
+	g_clear_pointer(&app->loop, g_main_loop_unref);
+	g_free(app);
+	return NULL;
+}
+
+VlgCamera *
+vlg_app_find_camera(VlgApp *app, const char *id)
+{
+	return g_hash_table_lookup(app->cameras, id);
+}
+
+guint
+vlg_app_count_cameras_in_state(VlgApp *app, VlgIngestStateKind kind)
+{
+	guint count = 0;
+
+	for (guint i = 0; i < app->camera_list->len; i++)
+		if (vlg_camera_get_state(app->camera_list->pdata[i])->kind == kind)
+			count++;
+	return count;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The running gateway: config, catalogue, one VlgCamera per catalogue camera, the router and the
+ * HTTP server. It is the top level that logs operator events (camera state changes), once each.
+ *
+ * Threads: main loop only. Ownership: vlg_app_new() takes the config and the catalogue.
+ */
+#pragma once
+
+#include "config/catalogue.h"
+#include "config/gateway-config.h"
+#include "gateway/http-router.h"
+#include "gateway/http-server.h"
+#include "pipelines/camera.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	VlgGatewayConfig *config;
+	VlgCatalogue *catalogue;
+	GHashTable *cameras;   /* id -> VlgCamera*, owned */
+	GPtrArray *camera_list; /* VlgCamera* in catalogue order, borrowed from cameras */
+	VlgHttpRouter *router;
+	VlgHttpServer *server;
+	GMainLoop *loop;
+	gint64 started_us; /* monotonic */
+} VlgApp;
+
+VlgApp *vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop,
+		    GError **error);
+VlgApp *vlg_app_free(VlgApp *app);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgApp, vlg_app_free)
+
+VlgCamera *vlg_app_find_camera(VlgApp *app, const char *id);
+guint vlg_app_count_cameras_in_state(VlgApp *app, VlgIngestStateKind kind);
+
+G_END_DECLS

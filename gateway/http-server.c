@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "vlg-http"
+
+#include "gateway/http-server.h"
+
+#include <libwebsockets.h>
+#include <string.h>
+
+#include "config/vlg-error.h"
+
+#define WRITE_CHUNK 16384
+#define HEADER_SPACE 2048
+/* A client that sends nothing for this long is dropped (headers, body, idle keep-alive). */
+#define IDLE_TIMEOUT_S 10
+
+struct _VlgHttpServer {
+	struct lws_context *context;
+	struct lws_protocols protocols[2];
+	VlgHttpRouter *router;
+	gsize max_body_bytes;
+	guint16 port;
+};
+
+/* Per connection, zeroed by lws; one request at a time. */
+typedef struct {
+	VlgHttpMethod method;
+	char *path;
+	char *query;
+	char *authorization;
+	char *content_type;
+	GByteArray *body;
+	gsize body_expected;
+	VlgHttpResponse *response;
+	gsize sent;
+	gboolean headers_sent;
+	gboolean close_after;
+} HttpSession;
+
+static void
+session_reset(HttpSession *session)
+{
+	g_clear_pointer(&session->path, g_free);
+	g_clear_pointer(&session->query, g_free);
+	g_clear_pointer(&session->authorization, g_free);
+	g_clear_pointer(&session->content_type, g_free);
+	g_clear_pointer(&session->body, g_byte_array_unref);
+	g_clear_pointer(&session->response, vlg_http_response_free);
+	session->body_expected = 0;
+	session->sent = 0;
+	session->headers_sent = FALSE;
+}
+
+static char *
+copy_header(struct lws *wsi, enum lws_token_indexes token)
+{
+	int length = lws_hdr_total_length(wsi, token);
+	char *value;
+
+	if (length <= 0)
+		return NULL;
+	value = g_malloc(length + 1);
+	if (lws_hdr_copy(wsi, value, length + 1, token) < 0) {
+		g_free(value);
+		return NULL;
+	}
+	return value;
+}
+
+static VlgHttpMethod
+method_of(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes token;
+		VlgHttpMethod method;
+	} map[] = {
+		{ WSI_TOKEN_GET_URI, VLG_HTTP_GET },
+		{ WSI_TOKEN_POST_URI, VLG_HTTP_POST },
+		{ WSI_TOKEN_OPTIONS_URI, VLG_HTTP_OPTIONS },
+		{ WSI_TOKEN_PUT_URI, VLG_HTTP_PUT },
+		{ WSI_TOKEN_PATCH_URI, VLG_HTTP_PATCH },
+		{ WSI_TOKEN_DELETE_URI, VLG_HTTP_DELETE },
+		{ WSI_TOKEN_HEAD_URI, VLG_HTTP_HEAD },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(map); i++)
+		if (lws_hdr_total_length(wsi, map[i].token) > 0)
+			return map[i].method;
+	return VLG_HTTP_METHOD_UNKNOWN;
+}
+
+static int
+respond(struct lws *wsi, HttpSession *session, VlgHttpResponse *response)
+{
+	g_clear_pointer(&session->response, vlg_http_response_free);
+	session->response = response;
+	session->sent = 0;
+	session->headers_sent = FALSE;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void
+dispatch(VlgHttpServer *server, struct lws *wsi, HttpSession *session)
+{
+	char peer[64] = "";
+	g_autoptr(GBytes) body = NULL;
+	VlgHttpRequest request = { 0 };
+
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (session->body)
+		body = g_bytes_new(session->body->data, session->body->len);
+	request.method = session->method;
+	request.path = session->path;
+	request.query = session->query;
+	request.body = body;
+	request.peer = peer;
+	request.authorization = session->authorization;
+	request.content_type = session->content_type;
+	respond(wsi, session, vlg_http_router_dispatch(server->router, &request));
+}
+
+/* Content-Length as we accept it: digits only, no sign, no overflow. */
+static gboolean
+parse_content_length(const char *text, guint64 *length)
+{
+	guint64 value = 0;
+
+	if (!text || !*text)
+		return FALSE;
+	for (const char *p = text; *p; p++) {
+		if (!g_ascii_isdigit(*p) || value > (G_MAXUINT64 - 9) / 10)
+			return FALSE;
+		value = value * 10 + (guint64)(*p - '0');
+	}
+	*length = value;
+	return TRUE;
+}
+
+static int
+on_http_request(VlgHttpServer *server, struct lws *wsi, HttpSession *session, const char *uri)
+{
+	g_autofree char *content_length = NULL;
+	guint64 length = 0;
+
+	session_reset(session);
+	session->method = method_of(wsi);
+	session->path = g_strdup(uri);
+	session->query = copy_header(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	session->authorization = copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	session->content_type = copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	content_length = copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+
+	if (session->method == VLG_HTTP_METHOD_UNKNOWN) {
+		session->close_after = TRUE;
+		return respond(wsi, session, vlg_http_response_new_error(405, "unknown method"));
+	}
+	if (content_length && !parse_content_length(content_length, &length)) {
+		session->close_after = TRUE;
+		return respond(wsi, session,
+			       vlg_http_response_new_error(400, "Content-Length is not a number"));
+	}
+	if (length > server->max_body_bytes) {
+		session->close_after = TRUE;
+		return respond(wsi, session,
+			       vlg_http_response_new_error(413, "request bodies are limited to %zu bytes",
+							   server->max_body_bytes));
+	}
+	if (length > 0) {
+		/* The body arrives in HTTP_BODY callbacks; dispatch when it is complete. */
+		session->body_expected = length;
+		session->body = g_byte_array_sized_new(length);
+		return 0;
+	}
+	dispatch(server, wsi, session);
+	return 0;
+}
+
+static int
+on_http_body(VlgHttpServer *server, struct lws *wsi, HttpSession *session, const void *in,
+	     size_t len)
+{
+	if (!session->body || session->response)
+		return 0;
+	if (session->body->len + len > session->body_expected) {
+		session->close_after = TRUE;
+		g_clear_pointer(&session->body, g_byte_array_unref);
+		return respond(wsi, session,
+			       vlg_http_response_new_error(400, "the body is longer than Content-Length"));
+	}
+	g_byte_array_append(session->body, in, len);
+	return 0;
+}
+
+static int
+write_headers(struct lws *wsi, HttpSession *session)
+{
+	unsigned char buffer[LWS_PRE + HEADER_SPACE];
+	unsigned char *start = buffer + LWS_PRE, *p = start, *end = buffer + sizeof(buffer) - 1;
+	VlgHttpResponse *response = session->response;
+	gsize length = g_bytes_get_size(response->body);
+
+	if (lws_add_http_common_headers(wsi, response->status, response->content_type, length, &p,
+					end))
+		return -1;
+	for (guint i = 0; i < response->headers->len; i++) {
+		const char *line = response->headers->pdata[i];
+		const char *colon = strchr(line, ':');
+		g_autofree char *name = g_strndup(line, colon - line + 1);
+		const char *value = colon + 2;
+
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+						(const unsigned char *)value, strlen(value), &p, end))
+			return -1;
+	}
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	session->headers_sent = TRUE;
+	return 0;
+}
+
+static int
+on_http_writeable(struct lws *wsi, HttpSession *session)
+{
+	unsigned char buffer[LWS_PRE + WRITE_CHUNK];
+	gsize total, chunk;
+	const guint8 *data;
+	gboolean last;
+
+	if (!session->response)
+		return 0;
+	if (!session->headers_sent) {
+		if (write_headers(wsi, session))
+			return -1;
+		if (g_bytes_get_size(session->response->body) > 0) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else {
+		data = g_bytes_get_data(session->response->body, &total);
+		chunk = MIN(total - session->sent, WRITE_CHUNK);
+		last = session->sent + chunk == total;
+		memcpy(buffer + LWS_PRE, data + session->sent, chunk);
+		if (lws_write(wsi, buffer + LWS_PRE, chunk,
+			      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)chunk)
+			return -1;
+		session->sent += chunk;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	g_clear_pointer(&session->response, vlg_http_response_free);
+	if (session->close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	VlgHttpServer *server = lws_context_user(lws_get_context(wsi));
+	HttpSession *session = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http_request(server, wsi, session, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_http_body(server, wsi, session, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (session->body && !session->response)
+			dispatch(server, wsi, session);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return on_http_writeable(wsi, session);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		session_reset(session);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static void
+log_from_lws(int level, const char *line)
+{
+	g_autofree char *trimmed = g_strchomp(g_strdup(line));
+
+	if (level & LLL_ERR)
+		g_warning("libwebsockets: %s", trimmed);
+	else
+		g_debug("libwebsockets: %s", trimmed);
+}
+
+VlgHttpServer *
+vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router,
+		    GMainLoop *loop, GError **error)
+{
+	VlgHttpServer *server = g_new0(VlgHttpServer, 1);
+	struct lws_context_creation_info info;
+	void *foreign_loops[1] = { loop };
+	struct lws_vhost *vhost;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
+	server->router = router;
+	server->max_body_bytes = settings->max_body_bytes;
+	server->protocols[0] = (struct lws_protocols){
+		.name = "http",
+		.callback = http_callback,
+		.per_session_data_size = sizeof(HttpSession),
+	};
+	/* protocols[1] stays zeroed: lws 4.1.6 has no LWS_PROTOCOL_LIST_TERM. */
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (!strchr(settings->address, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = foreign_loops;
+	info.iface = g_strcmp0(settings->address, "localhost") == 0 ? "127.0.0.1" :
+								     settings->address;
+	info.port = settings->port ? settings->port : 0;
+	info.protocols = server->protocols;
+	info.user = server;
+	info.timeout_secs = IDLE_TIMEOUT_S;
+	info.keepalive_timeout = IDLE_TIMEOUT_S;
+	info.server_string = "linkage-gateway";
+
+	server->context = lws_create_context(&info);
+	if (!server->context) {
+		g_set_error(error, VLG_ERROR, VLG_ERROR_HTTP,
+			    "cannot listen on %s:%u (address in use or not local? is the "
+			    "libwebsockets-evlib-glib package installed?)",
+			    settings->address, settings->port);
+		g_free(server);
+		return NULL;
+	}
+	vhost = lws_get_vhost_by_name(server->context, "default");
+	server->port = vhost ? (guint16)lws_get_vhost_listen_port(vhost) : settings->port;
+	return server;
+}
+
+VlgHttpServer *
+vlg_http_server_free(VlgHttpServer *server)
+{
+	if (!server)
+		return NULL;
+	lws_context_destroy(server->context);
+	g_free(server);
+	return NULL;
+}
+
+guint16
+vlg_http_server_get_port(VlgHttpServer *server)
+{
+	return server->port;
+}

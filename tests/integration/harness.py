@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Shared pieces of the integration tests: start camsim and the gateway on loopback ports they
+pick themselves, talk to both, wait for conditions with deadlines, and report in TAP.
+
+Every process started here is ended by its PID in stop(); nothing reaches beyond 127.0.0.1."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+GATEWAY = os.environ.get("VLG_GATEWAY", "build/gateway/linkage-gateway")
+CAMSIM = os.environ.get("VLG_CAMSIM", "build/tests/camsim/linkage-camsim")
+MEDIA_DIR = os.environ.get("VLG_MEDIA_DIR", "build/tests/media")
+
+
+class Process:
+    """A child whose first stdout line matching `ready` tells it is up."""
+
+    def __init__(self, argv, ready, name, env=None, timeout=20):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=name + "-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, env=env)
+        deadline = time.monotonic() + timeout
+        self.ready_line = None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(ready, line)
+            if match:
+                self.ready_line = match
+                return
+        self.stop()
+        raise RuntimeError("%s did not start: %s" % (name, self.stderr_tail()))
+
+    def stderr_tail(self, lines=30):
+        with open(self.log.name, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class Camsim(Process):
+    def __init__(self, cameras, extra=()):
+        argv = [CAMSIM, "--address", "127.0.0.1", "--port", "0", "--control-port", "0"]
+        for name, clip in cameras.items():
+            argv += ["--camera", "%s=%s" % (name, os.path.join(MEDIA_DIR, clip + ".mkv"))]
+        argv += list(extra)
+        super().__init__(argv, r"camsim ready rtsp=(\d+) control=(\d+)", "camsim")
+        self.port = int(self.ready_line.group(1))
+        self.control_port = int(self.ready_line.group(2))
+
+    def url(self, name):
+        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+
+    def control(self, command):
+        with socket.create_connection(("127.0.0.1", self.control_port), timeout=5) as s:
+            s.sendall((command + "\n").encode())
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        reply = reply.decode().strip()
+        if reply != "ok":
+            raise RuntimeError("camsim %r answered %r" % (command, reply))
+
+
+class Gateway(Process):
+    def __init__(self, workdir, catalogue_text, config_text=""):
+        self.workdir = workdir
+        conf = os.path.join(workdir, "gateway.conf")
+        cat = os.path.join(workdir, "catalogue.conf")
+        with open(cat, "w") as f:
+            f.write(catalogue_text)
+        with open(conf, "w") as f:
+            f.write("[gateway]\nlisten=127.0.0.1:8080\ncatalogue=catalogue.conf\n"
+                    "state-dir=%s\n%s" % (workdir, config_text))
+        env = dict(os.environ, GIO_USE_PROXY_RESOLVER="dummy")
+        super().__init__([GATEWAY, "--config", conf, "--port", "0"],
+                         r"listening on http://127\.0\.0\.1:(\d+)/", "gateway", env=env)
+        self.port = int(self.ready_line.group(1))
+
+    def get(self, path):
+        """(status, parsed JSON or text) of GET path."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
+                                        timeout=10) as r:
+                body = r.read().decode()
+                status = r.status
+                ctype = r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            body = e.read().decode()
+            status = e.code
+            ctype = e.headers.get("Content-Type", "")
+        return status, (json.loads(body) if ctype.startswith("application/json") else body)
+
+    def camera(self, camera_id):
+        status, body = self.get("/api/v1/cameras/" + camera_id)
+        if status != 200:
+            raise RuntimeError("GET camera %s: %s %s" % (camera_id, status, body))
+        return body
+
+    def wait_state(self, camera_id, states, timeout):
+        """Seconds until the camera is in one of `states`; raises on timeout."""
+        if isinstance(states, str):
+            states = (states,)
+        start = time.monotonic()
+        last = None
+        while time.monotonic() - start < timeout:
+            last = self.camera(camera_id)
+            if last["state"] in states:
+                return time.monotonic() - start
+            time.sleep(0.05)
+        raise AssertionError("%s not %s within %.1f s (last: %s, error: %s)"
+                             % (camera_id, "/".join(states), timeout, last["state"],
+                                last["last_error"]))
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def thread_count(self):
+        return len(os.listdir("/proc/%d/task" % self.proc.pid))
+
+
+def catalogue(cameras):
+    """A four-level demo tree with `cameras`: {id: url} on one community."""
+    text = ("[org 330200000000]\nname=Test City\n[org 330203000000]\nname=Test District\n"
+            "[org 330203001000]\nname=Test Street\n[org 330203001001]\nname=Test Community\n")
+    for camera_id, (url, always_on) in cameras.items():
+        text += ("[camera %s]\nname=%s\norg=330203001001\nurl=%s\nalways-on=%s\n"
+                 % (camera_id, camera_id, url, "true" if always_on else "false"))
+    return text
+
+
+class Tap:
+    """Minimal TAP producer: each check is a function; a failure prints its traceback."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.number = 0
+        self.failed = 0
+        print("1..%d" % plan, flush=True)
+
+    def run(self, description, func, *args):
+        self.number += 1
+        try:
+            note = func(*args)
+            print("ok %d - %s%s" % (self.number, description,
+                                    " # " + note if note else ""), flush=True)
+        except Exception:  # noqa: BLE001 - every failure is reported, then the run goes on
+            self.failed += 1
+            print("not ok %d - %s" % (self.number, description), flush=True)
+            for line in traceback.format_exc().splitlines():
+                print("# " + line, flush=True)
+
+    def finish(self):
+        sys.exit(1 if self.failed or self.number != self.plan else 0)
