@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A scanner over key-file text that keeps what GKeyFile forgets: where each group and key sits.
+ * It reports syntax errors by line (a line that is not blank, a `#` or `;` comment, a `[group]`
+ * header or `key=value`; duplicate groups and keys), loads the well-formed lines into a GKeyFile
+ * for the values, and maps group -> line and (group, key) -> line so that semantic errors found
+ * later can name their line too. It also collects those errors, every one of them, and hands them
+ * back as one GError, one error per line, sorted by line.
+ *
+ * Pure data, no threads: one thread builds, uses and frees an index. The index owns everything it
+ * returns (names, arrays, the GKeyFile); the caller owns the index.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VlgKeyfileIndex VlgKeyfileIndex;
+
+/* Scans @data (@length bytes, or NUL-terminated when @length is (gsize)-1), named @source_name in
+ * messages. Never fails: syntax errors are recorded as errors of the index, and lines in error are
+ * left out of the key file. */
+VlgKeyfileIndex *vlg_keyfile_index_new(const char *data, gsize length, const char *source_name);
+VlgKeyfileIndex *vlg_keyfile_index_free(VlgKeyfileIndex *index);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgKeyfileIndex, vlg_keyfile_index_free)
+
+const char *vlg_keyfile_index_source(const VlgKeyfileIndex *index);
+/* The groups and keys that scanned cleanly, values still escaped as in the file: read them with
+ * g_key_file_get_string() and friends. Of a repeated group or key only the first is kept. */
+GKeyFile *vlg_keyfile_index_keyfile(const VlgKeyfileIndex *index);
+
+/* Group names in file order, each once; NULL-terminated. */
+const char *const *vlg_keyfile_index_groups(const VlgKeyfileIndex *index);
+/* Key names of @group in file order, each once; NULL-terminated; NULL when there is no such
+ * group. */
+const char *const *vlg_keyfile_index_keys(const VlgKeyfileIndex *index, const char *group);
+/* 1-based line of the group's header or of the key; 0 when absent. */
+guint vlg_keyfile_index_group_line(const VlgKeyfileIndex *index, const char *group);
+guint vlg_keyfile_index_key_line(const VlgKeyfileIndex *index, const char *group, const char *key);
+
+/* Records "SOURCE:LINE: [group] key: message (got 'value')". LINE is the key's line, or the group's
+ * when @key is NULL or absent; it is left out when neither is known. @group, @key and @value may be
+ * NULL. @value is shown with control characters escaped and long values cut short: never pass a
+ * secret as @value. */
+void vlg_keyfile_index_error(VlgKeyfileIndex *index, const char *group, const char *key,
+			     const char *value, const char *format, ...) G_GNUC_PRINTF(5, 6);
+/* As above for a line the caller has found itself. */
+void vlg_keyfile_index_error_at(VlgKeyfileIndex *index, guint line, const char *format, ...)
+	G_GNUC_PRINTF(3, 4);
+guint vlg_keyfile_index_n_errors(const VlgKeyfileIndex *index);
+
+/* TRUE when no error was recorded; otherwise FALSE with @error set in the VLG_ERROR domain with
+ * @code, its message every recorded error sorted by line, one per line. */
+gboolean vlg_keyfile_index_check(const VlgKeyfileIndex *index, int code, GError **error);
+
+G_END_DECLS
