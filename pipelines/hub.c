@@ -18,6 +18,9 @@ struct _VlgHubConsumer {
 	VlgHubConsumerFuncs funcs;
 	gpointer user_data;
 	GDestroyNotify destroy;
+	/* Guarded by the hub's lock: FALSE until the consumer got a keyframe. Nothing before it is
+	 * delivered: a decoder cannot use deltas without their keyframe. */
+	gboolean synced;
 };
 
 struct _VlgHub {
@@ -135,6 +138,7 @@ vlg_hub_attach(VlgHub *hub, const VlgHubConsumerFuncs *funcs, gpointer user_data
 
 		consumer->funcs.buffer(user_data, cached->track, cached->buffer);
 	}
+	consumer->synced = hub->cache->len > 0;
 	g_ptr_array_add(hub->consumers, consumer);
 	hub->stats.consumers = hub->consumers->len;
 	replayed = hub->cache->len;
@@ -169,12 +173,15 @@ vlg_hub_set_caps(VlgHub *hub, VlgTrack track, GstCaps *caps)
 		return;
 	}
 	gst_caps_replace(&hub->caps[track], caps);
-	/* Cached buffers of the old format are useless to a newcomer. */
+	/* Cached buffers of the old format are useless to a newcomer, and everyone waits for a
+	 * keyframe of the new one. */
 	if (track == VLG_TRACK_VIDEO)
 		cache_drop_unlocked(hub);
 	for (guint i = 0; i < hub->consumers->len; i++) {
 		VlgHubConsumer *consumer = hub->consumers->pdata[i];
 
+		if (track == VLG_TRACK_VIDEO)
+			consumer->synced = FALSE;
 		consumer->funcs.caps(consumer->user_data, track, caps);
 	}
 	g_mutex_unlock(&hub->lock);
@@ -208,6 +215,9 @@ cache_add_unlocked(VlgHub *hub, VlgTrack track, GstBuffer *buffer)
 void
 vlg_hub_push(VlgHub *hub, VlgTrack track, GstBuffer *buffer)
 {
+	gboolean keyframe = track == VLG_TRACK_VIDEO &&
+			    !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+
 	g_return_if_fail(track < VLG_TRACK_COUNT);
 
 	g_mutex_lock(&hub->lock);
@@ -217,7 +227,9 @@ vlg_hub_push(VlgHub *hub, VlgTrack track, GstBuffer *buffer)
 	for (guint i = 0; i < hub->consumers->len; i++) {
 		VlgHubConsumer *consumer = hub->consumers->pdata[i];
 
-		consumer->funcs.buffer(consumer->user_data, track, buffer);
+		consumer->synced |= keyframe;
+		if (consumer->synced)
+			consumer->funcs.buffer(consumer->user_data, track, buffer);
 	}
 	g_mutex_unlock(&hub->lock);
 	gst_buffer_unref(buffer);
@@ -233,6 +245,7 @@ vlg_hub_reset(VlgHub *hub)
 	for (guint i = 0; i < hub->consumers->len; i++) {
 		VlgHubConsumer *consumer = hub->consumers->pdata[i];
 
+		consumer->synced = FALSE;
 		if (consumer->funcs.reset)
 			consumer->funcs.reset(consumer->user_data);
 	}

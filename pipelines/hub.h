@@ -2,7 +2,8 @@
 /*
  * The hub of one camera: fans its access units (parsed H.264/H.265 video, and audio frames) out to
  * any number of consumers, and keeps the stream since the last video keyframe so that a consumer
- * attaching mid-GOP starts on a keyframe at once. It outlives the camera's ingest pipelines: when a
+ * attaching mid-GOP starts on a keyframe at once. A consumer never gets a buffer before its first
+ * video keyframe (after attach, a reset or a change of video caps). It outlives the camera's ingest pipelines: when a
  * camera reconnects, the hub stays and its consumers get reset(), new caps and a fresh keyframe.
  *
  * Threads: the producer side (set_caps, push, reset) is called from the ingest's streaming threads;

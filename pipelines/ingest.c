@@ -34,7 +34,8 @@ struct _VlgIngest {
 	VlgHub *hub;
 	VlgIngestState state;
 	Attempt *attempt; /* the running pipeline, or NULL */
-	guint tick_source;
+	guint tick_source;  /* watchdog, while connecting or live */
+	guint retry_source; /* one-shot at next_attempt_us, while retrying */
 	VlgIngestNotify notify;
 	gpointer notify_data;
 };
@@ -277,16 +278,36 @@ on_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static void
-update_tick(VlgIngest *ingest)
+static gboolean
+on_retry_due(gpointer data)
 {
-	gboolean wanted = ingest->state.kind != VLG_INGEST_IDLE &&
-			  ingest->state.kind != VLG_INGEST_FAILED;
+	VlgIngest *ingest = data;
 
-	if (wanted && !ingest->tick_source)
+	ingest->retry_source = 0;
+	on_tick(ingest);
+	return G_SOURCE_REMOVE;
+}
+
+/* The watchdog ticks while a pipeline runs; a retry gets a timer of its own, to the millisecond,
+ * so that a camera back after a short outage is not also kept waiting for the next tick. */
+static void
+update_timers(VlgIngest *ingest)
+{
+	VlgIngestStateKind kind = ingest->state.kind;
+	gboolean tick = kind == VLG_INGEST_CONNECTING || kind == VLG_INGEST_LIVE;
+
+	if (tick && !ingest->tick_source)
 		ingest->tick_source = g_timeout_add(TICK_MS, on_tick, ingest);
-	else if (!wanted && ingest->tick_source)
+	else if (!tick && ingest->tick_source)
 		g_clear_handle_id(&ingest->tick_source, g_source_remove);
+	if (kind == VLG_INGEST_RETRYING && !ingest->retry_source) {
+		gint64 wait_us = ingest->state.next_attempt_us - g_get_monotonic_time();
+
+		ingest->retry_source = g_timeout_add(wait_us > 0 ? (guint)((wait_us + 999) / 1000) : 0,
+						     on_retry_due, ingest);
+	} else if (kind != VLG_INGEST_RETRYING && ingest->retry_source) {
+		g_clear_handle_id(&ingest->retry_source, g_source_remove);
+	}
 }
 
 static void
@@ -299,7 +320,7 @@ handle_event(VlgIngest *ingest, const VlgIngestEvent *event)
 		stop_pipeline(ingest);
 	if (action & VLG_INGEST_ACTION_START_PIPELINE)
 		start_pipeline(ingest);
-	update_tick(ingest);
+	update_timers(ingest);
 	if ((action & VLG_INGEST_ACTION_STATE_CHANGED) && ingest->notify)
 		ingest->notify(ingest, &ingest->state, ingest->notify_data);
 }
@@ -326,6 +347,7 @@ vlg_ingest_free(VlgIngest *ingest)
 		return NULL;
 	stop_pipeline(ingest);
 	g_clear_handle_id(&ingest->tick_source, g_source_remove);
+	g_clear_handle_id(&ingest->retry_source, g_source_remove);
 	vlg_ingest_state_clear(&ingest->state);
 	vlg_hub_unref(ingest->hub);
 	g_free(ingest);

@@ -3,6 +3,7 @@
 """The daemon pulling simulated cameras: live, down and back, stalled, 401/404, 100 flaps, and the
 HTTP surface around them. Loopback only; every loop is bounded."""
 
+import json
 import os
 import signal
 import tempfile
@@ -11,6 +12,7 @@ import urllib.request
 
 import harness
 
+SECRET = "s3cret-Pw-71"
 FLAP_CYCLES = int(os.environ.get("VLG_FLAP_CYCLES", "100"))
 
 CLIPS = {
@@ -31,6 +33,9 @@ def main():
     camsim.control("status cam-401 401")
     camsim.control("status cam-404 404")
     cameras = {cid: (camsim.url(cid), cid != "cam-idle") for cid in CLIPS}
+    # Credentials in the URL: the catalogue moves them out; they must never be shown or logged.
+    cameras["cam-a"] = (camsim.url("cam-a").replace("rtsp://", "rtsp://viewer:%s@" % SECRET),
+                        True)
     gateway = harness.Gateway(workdir, harness.catalogue(cameras))
     try:
         tap.run("four cameras go live within 10 s", four_live, gateway)
@@ -77,8 +82,14 @@ def http_surface(gateway):
     assert status == 404 and body["error"]["status"] == 404, body
     status, body = gateway.get("/no/such/path")
     assert status == 404 and "error" in body, body
+    deadline = time.monotonic() + 5  # the rate is sampled once a second
     cam = gateway.camera("cam-a")
+    while cam["bitrate_kbps"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        cam = gateway.camera("cam-a")
     assert cam["bitrate_kbps"] > 0 and cam["bytes"] > 0, cam
+    assert SECRET not in json.dumps(listing), "credentials in the listing"
+    assert SECRET not in open(gateway.log.name).read(), "credentials in the log"
     request = urllib.request.Request("http://127.0.0.1:%d/api/v1/cameras" % gateway.port,
                                      data=b"x" * (64 * 1024 + 1), method="POST")
     try:
@@ -87,7 +98,7 @@ def http_surface(gateway):
     except urllib.error.HTTPError as e:
         assert e.code == 413, e.code
     status, metrics = gateway.get("/metrics")
-    assert status == 200
+    assert status == 200 and SECRET not in metrics
     assert 'vlg_camera_state{camera="cam-a",state="live"} 1' in metrics, metrics[:2000]
     assert 'vlg_camera_bytes_total{camera="cam-b"}' in metrics
 
