@@ -157,6 +157,61 @@ vlg_http_query_get(const char *query, const char *name)
 	return NULL;
 }
 
+struct _VlgHttpPending {
+	gint refcount;
+	VlgHttpDeliver deliver;
+	gpointer connection; /* NULL once cancelled or completed */
+};
+
+VlgHttpPending *
+vlg_http_pending_new(VlgHttpDeliver deliver, gpointer connection)
+{
+	VlgHttpPending *pending = g_new0(VlgHttpPending, 1);
+
+	pending->refcount = 1;
+	pending->deliver = deliver;
+	pending->connection = connection;
+	return pending;
+}
+
+VlgHttpPending *
+vlg_http_pending_ref(VlgHttpPending *pending)
+{
+	pending->refcount++;
+	return pending;
+}
+
+void
+vlg_http_pending_unref(VlgHttpPending *pending)
+{
+	if (pending && --pending->refcount == 0)
+		g_free(pending);
+}
+
+void
+vlg_http_pending_complete(VlgHttpPending *pending, VlgHttpResponse *response)
+{
+	gpointer connection = pending->connection;
+
+	pending->connection = NULL;
+	if (connection)
+		pending->deliver(connection, response);
+	else
+		vlg_http_response_free(response);
+}
+
+void
+vlg_http_pending_cancel(VlgHttpPending *pending)
+{
+	pending->connection = NULL;
+}
+
+gboolean
+vlg_http_pending_is_cancelled(VlgHttpPending *pending)
+{
+	return pending->connection == NULL;
+}
+
 static void
 route_free(gpointer data)
 {

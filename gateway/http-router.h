@@ -26,6 +26,8 @@ typedef enum {
 	VLG_HTTP_METHOD_UNKNOWN,
 } VlgHttpMethod;
 
+typedef struct _VlgHttpPending VlgHttpPending;
+
 typedef struct {
 	VlgHttpMethod method;
 	const char *path;          /* as received: percent-encoded, starts with '/' */
@@ -34,6 +36,9 @@ typedef struct {
 	const char *peer;          /* client address */
 	const char *authorization; /* Authorization header, or NULL */
 	const char *content_type;  /* or NULL */
+	/* A handler that cannot answer at once takes a ref on this, returns NULL, and later calls
+	 * vlg_http_pending_complete(). NULL where the caller cannot wait (then never return NULL). */
+	VlgHttpPending *pending;
 } VlgHttpRequest;
 
 typedef struct {
@@ -61,6 +66,18 @@ VlgHttpMethod vlg_http_method_from_string(const char *name);
 
 /* The value of @name in an application/x-www-form-urlencoded query, decoded; NULL if absent. */
 char *vlg_http_query_get(const char *query, const char *name);
+
+/* The answer to a request, delivered later (on the main loop). The server creates one per request
+ * with @deliver; if the client went away first, the response is dropped. */
+typedef void (*VlgHttpDeliver)(gpointer connection, VlgHttpResponse *response);
+VlgHttpPending *vlg_http_pending_new(VlgHttpDeliver deliver, gpointer connection);
+VlgHttpPending *vlg_http_pending_ref(VlgHttpPending *pending);
+void vlg_http_pending_unref(VlgHttpPending *pending);
+/* Takes @response. Completing twice, or after cancel, drops the response. */
+void vlg_http_pending_complete(VlgHttpPending *pending, VlgHttpResponse *response);
+/* The connection closed: whoever completes later finds nobody to answer. */
+void vlg_http_pending_cancel(VlgHttpPending *pending);
+gboolean vlg_http_pending_is_cancelled(VlgHttpPending *pending);
 
 typedef VlgHttpResponse *(*VlgHttpHandler)(const VlgHttpRequest *request,
 					   const char *const *params, gpointer user_data);

@@ -12,6 +12,9 @@
 #define HEADER_SPACE 2048
 /* A client that sends nothing for this long is dropped (headers, body, idle keep-alive). */
 #define IDLE_TIMEOUT_S 10
+/* A handler answering later (WHEP waits for ICE gathering) gets this long. */
+#define PENDING_TIMEOUT_S 20
+#define PENDING_STATE_TIMEOUT PENDING_TIMEOUT_USER_OK
 
 struct _VlgHttpServer {
 	struct lws_context *context;
@@ -31,6 +34,7 @@ typedef struct {
 	GByteArray *body;
 	gsize body_expected;
 	VlgHttpResponse *response;
+	VlgHttpPending *pending; /* while a handler answers later */
 	gsize sent;
 	gboolean headers_sent;
 	gboolean close_after;
@@ -45,6 +49,10 @@ session_reset(HttpSession *session)
 	g_clear_pointer(&session->content_type, g_free);
 	g_clear_pointer(&session->body, g_byte_array_unref);
 	g_clear_pointer(&session->response, vlg_http_response_free);
+	if (session->pending) {
+		vlg_http_pending_cancel(session->pending);
+		g_clear_pointer(&session->pending, vlg_http_pending_unref);
+	}
 	session->body_expected = 0;
 	session->sent = 0;
 	session->headers_sent = FALSE;
@@ -100,11 +108,23 @@ respond(struct lws *wsi, HttpSession *session, VlgHttpResponse *response)
 }
 
 static void
+deliver_later(gpointer connection, VlgHttpResponse *response)
+{
+	struct lws *wsi = connection;
+	HttpSession *session = lws_wsi_user(wsi);
+
+	g_clear_pointer(&session->pending, vlg_http_pending_unref);
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	respond(wsi, session, response);
+}
+
+static void
 dispatch(VlgHttpServer *server, struct lws *wsi, HttpSession *session)
 {
 	char peer[64] = "";
 	g_autoptr(GBytes) body = NULL;
 	VlgHttpRequest request = { 0 };
+	VlgHttpResponse *response;
 
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	if (session->body)
@@ -116,7 +136,17 @@ dispatch(VlgHttpServer *server, struct lws *wsi, HttpSession *session)
 	request.peer = peer;
 	request.authorization = session->authorization;
 	request.content_type = session->content_type;
-	respond(wsi, session, vlg_http_router_dispatch(server->router, &request));
+	session->pending = vlg_http_pending_new(deliver_later, wsi);
+	request.pending = session->pending;
+	response = vlg_http_router_dispatch(server->router, &request);
+	if (!response) {
+		/* Answered later; the handler holds its own ref on the pending answer. */
+		lws_set_timeout(wsi, PENDING_STATE_TIMEOUT, PENDING_TIMEOUT_S);
+		return;
+	}
+	vlg_http_pending_cancel(session->pending);
+	g_clear_pointer(&session->pending, vlg_http_pending_unref);
+	respond(wsi, session, response);
 }
 
 /* Content-Length as we accept it: digits only, no sign, no overflow. */
