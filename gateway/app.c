@@ -5,6 +5,22 @@
 
 #include "gateway/api.h"
 #include "gateway/metrics.h"
+#include "gateway/whep.h"
+#include "pipelines/teardown.h"
+
+typedef struct {
+	VlgRtpSource *source;
+	guint users;
+} RtpSourceEntry;
+
+static void
+rtp_source_entry_free(gpointer data)
+{
+	RtpSourceEntry *entry = data;
+
+	vlg_rtp_source_free(entry->source);
+	g_free(entry);
+}
 
 
 static void
@@ -104,6 +120,10 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, 
 	app->router = vlg_http_router_new();
 	vlg_api_register(app->router, app);
 	vlg_metrics_register(app->router, app);
+	app->rtp_sources = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						 rtp_source_entry_free);
+	app->whep = vlg_whep_new(app);
+	vlg_whep_register(app->whep, app->router);
 	app->server = vlg_http_server_new(&http, app->router, loop, error);
 	if (!app->server)
 		return NULL;
@@ -117,11 +137,13 @@ vlg_app_free(VlgApp *app)
 	if (!app)
 		return NULL;
 	app->server = vlg_http_server_free(app->server);
+	app->whep = vlg_whep_free(app->whep);
+	g_clear_pointer(&app->rtp_sources, g_hash_table_unref);
 	g_clear_pointer(&app->camera_list, g_ptr_array_unref);
 	g_clear_pointer(&app->cameras, g_hash_table_unref);
 	/* Cameras hand their pipelines to teardown workers: let them finish before the catalogue
 	 * (which the pipelines' settings came from) goes. */
-	vlg_ingest_wait_teardowns();
+	vlg_teardown_wait();
 	app->router = vlg_http_router_free(app->router);
 	g_clear_pointer(&app->catalogue, vlg_catalogue_free);
 	g_clear_pointer(&app->config, vlg_gateway_config_free);
@@ -134,6 +156,35 @@ VlgCamera *
 vlg_app_find_camera(VlgApp *app, const char *id)
 {
 	return g_hash_table_lookup(app->cameras, id);
+}
+
+VlgRtpSource *
+vlg_app_acquire_rtp_source(VlgApp *app, const char *camera_id)
+{
+	VlgCamera *camera = vlg_app_find_camera(app, camera_id);
+	RtpSourceEntry *entry;
+
+	if (!camera)
+		return NULL;
+	entry = g_hash_table_lookup(app->rtp_sources, camera_id);
+	if (!entry) {
+		entry = g_new0(RtpSourceEntry, 1);
+		entry->source = vlg_rtp_source_new(camera);
+		g_hash_table_insert(app->rtp_sources, vlg_camera_get_info(camera)->id, entry);
+	}
+	entry->users++;
+	return entry->source;
+}
+
+void
+vlg_app_release_rtp_source(VlgApp *app, VlgRtpSource *source)
+{
+	const char *id = vlg_camera_get_info(vlg_rtp_source_get_camera(source))->id;
+	RtpSourceEntry *entry = g_hash_table_lookup(app->rtp_sources, id);
+
+	g_return_if_fail(entry && entry->source == source);
+	if (--entry->users == 0)
+		g_hash_table_remove(app->rtp_sources, id);
 }
 
 guint

@@ -12,6 +12,7 @@
 #include "gateway/http-router.h"
 #include "gateway/http-server.h"
 #include "pipelines/camera.h"
+#include "pipelines/rtp-source.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,8 @@ typedef struct {
 	VlgHttpServer *server;
 	GMainLoop *loop;
 	gint64 started_us; /* monotonic */
+	GHashTable *rtp_sources; /* camera id -> shared RTP source entry, owned */
+	struct _VlgWhep *whep;
 } VlgApp;
 
 VlgApp *vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop,
@@ -32,6 +35,11 @@ VlgApp *vlg_app_free(VlgApp *app);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgApp, vlg_app_free)
 
 VlgCamera *vlg_app_find_camera(VlgApp *app, const char *id);
+
+/* The camera's shared RTP source, created on first use; release it once per acquire. The camera
+ * is pulled while anyone holds its source. NULL for an unknown camera. */
+VlgRtpSource *vlg_app_acquire_rtp_source(VlgApp *app, const char *camera_id);
+void vlg_app_release_rtp_source(VlgApp *app, VlgRtpSource *source);
 guint vlg_app_count_cameras_in_state(VlgApp *app, VlgIngestStateKind kind);
 
 G_END_DECLS

@@ -5,12 +5,12 @@
 #include <stdatomic.h>
 
 #include "pipelines/ingest-branch.h"
+#include "pipelines/teardown.h"
 
 GST_DEBUG_CATEGORY_STATIC(vlg_ingest_debug);
 #define GST_CAT_DEFAULT vlg_ingest_debug
 
 #define TICK_MS 250
-#define TEARDOWN_WORKERS 4
 
 /*
  * One attempt = one rtspsrc pipeline. Streaming threads only see the attempt (never the ingest):
@@ -40,11 +40,6 @@ struct _VlgIngest {
 	gpointer notify_data;
 };
 
-static GThreadPool *teardown_pool;
-static GMutex teardown_lock;
-static GCond teardown_cond;
-static guint teardowns_pending;
-
 static void handle_event(VlgIngest *ingest, const VlgIngestEvent *event);
 
 static Attempt *
@@ -65,41 +60,6 @@ attempt_unref(gpointer data)
 	g_main_context_unref(attempt->context);
 	g_free(attempt->camera_id);
 	g_free(attempt);
-}
-
-/* ---- teardown workers ---- */
-
-static void
-teardown_worker(gpointer data, gpointer user_data)
-{
-	GstElement *pipeline = data;
-
-	gst_element_set_state(pipeline, GST_STATE_NULL);
-	gst_object_unref(pipeline);
-	g_mutex_lock(&teardown_lock);
-	teardowns_pending--;
-	g_cond_broadcast(&teardown_cond);
-	g_mutex_unlock(&teardown_lock);
-}
-
-static void
-teardown_in_background(GstElement *pipeline)
-{
-	g_mutex_lock(&teardown_lock);
-	if (!teardown_pool)
-		teardown_pool = g_thread_pool_new(teardown_worker, NULL, TEARDOWN_WORKERS, FALSE, NULL);
-	teardowns_pending++;
-	g_mutex_unlock(&teardown_lock);
-	g_thread_pool_push(teardown_pool, pipeline, NULL);
-}
-
-void
-vlg_ingest_wait_teardowns(void)
-{
-	g_mutex_lock(&teardown_lock);
-	while (teardowns_pending > 0)
-		g_cond_wait(&teardown_cond, &teardown_lock);
-	g_mutex_unlock(&teardown_lock);
 }
 
 /* ---- streaming-thread side ---- */
@@ -254,7 +214,7 @@ stop_pipeline(VlgIngest *ingest)
 	attempt->ingest = NULL;
 	bus = gst_element_get_bus(attempt->pipeline);
 	gst_bus_remove_watch(bus);
-	teardown_in_background(g_steal_pointer(&attempt->pipeline));
+	vlg_teardown_pipeline(g_steal_pointer(&attempt->pipeline));
 	attempt_unref(attempt);
 }
 

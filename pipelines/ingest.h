@@ -42,7 +42,4 @@ void vlg_ingest_stop(VlgIngest *ingest);
 const VlgIngestState *vlg_ingest_get_state(VlgIngest *ingest);
 const VlgCameraInfo *vlg_ingest_get_info(VlgIngest *ingest);
 
-/* Waits until every pipeline handed to the teardown workers is gone (daemon exit, tests). */
-void vlg_ingest_wait_teardowns(void);
-
 G_END_DECLS

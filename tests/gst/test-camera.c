@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "pipelines/camera.h"
+#include "pipelines/teardown.h"
 
 static GPid camsim_pid;
 static int camsim_port;
@@ -133,7 +134,7 @@ START_TEST(test_on_demand_with_linger)
 	ck_assert_int_eq(vlg_camera_get_state(camera)->kind, VLG_INGEST_LIVE);
 	ck_assert(run_until(is_idle, camera, 3));
 	vlg_camera_free(camera);
-	vlg_ingest_wait_teardowns();
+	vlg_teardown_wait();
 }
 END_TEST
 
@@ -164,7 +165,7 @@ START_TEST(test_unreachable_camera_retries)
 	vlg_camera_release(camera);
 	ck_assert_int_eq(vlg_camera_get_state(camera)->kind, VLG_INGEST_IDLE);
 	vlg_camera_free(camera);
-	vlg_ingest_wait_teardowns();
+	vlg_teardown_wait();
 }
 END_TEST
 
