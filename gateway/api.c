@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gateway/api.h"
 
+#include "gateway/whep.h"
 #include "vlg-build.h"
 
 static char *
@@ -168,6 +169,7 @@ get_health(const VlgHttpRequest *request, const char *const *params, gpointer da
 	add_int(builder, "uptime_s", (g_get_monotonic_time() - app->started_us) / G_USEC_PER_SEC);
 	add_int(builder, "cameras", app->camera_list->len);
 	add_int(builder, "cameras_live", vlg_app_count_cameras_in_state(app, VLG_INGEST_LIVE));
+	add_int(builder, "whep_sessions", vlg_whep_session_count(app->whep));
 	json_builder_end_object(builder);
 	return vlg_http_response_new_json(200, json_builder_get_root(builder));
 }
