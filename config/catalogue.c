@@ -718,3 +718,9 @@ vlg_catalogue_node_count(const VlgCatalogue *catalogue)
 {
 	return catalogue->nodes->len;
 }
+
+GPtrArray *
+vlg_catalogue_nodes(const VlgCatalogue *catalogue)
+{
+	return catalogue->nodes;
+}

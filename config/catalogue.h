@@ -65,6 +65,8 @@ const VlgCameraInfo *vlg_catalogue_find_camera(const VlgCatalogue *catalogue, co
 /* All cameras, in file order; the array belongs to the catalogue. */
 GPtrArray *vlg_catalogue_cameras(const VlgCatalogue *catalogue);
 guint vlg_catalogue_node_count(const VlgCatalogue *catalogue);
+/* All org nodes, in file order; the array belongs to the catalogue. */
+GPtrArray *vlg_catalogue_nodes(const VlgCatalogue *catalogue);
 
 /* TRUE when @node is @ancestor or lies in its subtree. */
 gboolean vlg_org_node_is_within(const VlgOrgNode *node, const VlgOrgNode *ancestor);

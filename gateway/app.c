@@ -5,6 +5,9 @@
 
 #include "gateway/api.h"
 #include "gateway/metrics.h"
+#include "gateway/org-api.h"
+#include "gateway/static-files.h"
+#include "gateway/wall.h"
 #include "gateway/whep.h"
 #include "pipelines/teardown.h"
 
@@ -110,6 +113,7 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, 
 		.address = config->listen_address,
 		.port = config->listen_port,
 		.max_body_bytes = config->max_body_bytes,
+		.max_websocket_message = config->max_websocket_message,
 	};
 
 	app->config = config;
@@ -124,9 +128,12 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, 
 						 rtp_source_entry_free);
 	app->whep = vlg_whep_new(app);
 	vlg_whep_register(app->whep, app->router);
+	vlg_org_api_register(app->router, app);
+	vlg_static_files_register(app->router, app->config->web_root);
 	app->server = vlg_http_server_new(&http, app->router, loop, error);
 	if (!app->server)
 		return NULL;
+	vlg_wall_register(app->server, app);
 	start_always_on(app);
 	return g_steal_pointer(&app);
 }

@@ -16,12 +16,38 @@
 #define PENDING_TIMEOUT_S 20
 #define PENDING_STATE_TIMEOUT PENDING_TIMEOUT_USER_OK
 
+/* Ping a quiet WebSocket after this long; close it when nothing came back for WS_HANGUP_S. */
+#define WS_PING_S 10
+#define WS_HANGUP_S 30
+#define WS_QUEUE_MAX (4u * 1024 * 1024)
+
+typedef struct {
+	char *path;
+	VlgWsHandler handler;
+	gpointer user_data;
+} WsRoute;
+
 struct _VlgHttpServer {
 	struct lws_context *context;
 	struct lws_protocols protocols[2];
+	lws_retry_bo_t ws_retry;
 	VlgHttpRouter *router;
 	gsize max_body_bytes;
+	gsize max_websocket_message;
 	guint16 port;
+	GPtrArray *ws_routes; /* of WsRoute* */
+};
+
+struct _VlgWsConnection {
+	gint refcount;
+	struct lws *wsi; /* NULL once closed */
+	const WsRoute *route;
+	gpointer state;   /* the handler's */
+	GQueue outgoing;  /* of GBytes* */
+	gsize queued_bytes;
+	GString *incoming; /* fragments of the message being received */
+	int close_code;    /* non-zero: close once the queue is empty */
+	char *close_reason;
 };
 
 /* Per connection, zeroed by lws; one request at a time. */
@@ -39,6 +65,12 @@ typedef struct {
 	gboolean headers_sent;
 	gboolean close_after;
 } HttpSession;
+
+/* lws gives each connection one zeroed block; it is HTTP first and may become a WebSocket. */
+typedef struct {
+	HttpSession http;
+	VlgWsConnection *ws;
+} Session;
 
 static void
 session_reset(HttpSession *session)
@@ -288,11 +320,197 @@ on_http_writeable(struct lws *wsi, HttpSession *session)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* ---- WebSockets ---- */
+
+VlgWsConnection *
+vlg_ws_connection_ref(VlgWsConnection *connection)
+{
+	connection->refcount++;
+	return connection;
+}
+
+void
+vlg_ws_connection_unref(VlgWsConnection *connection)
+{
+	if (!connection || --connection->refcount > 0)
+		return;
+	g_queue_clear_full(&connection->outgoing, (GDestroyNotify)g_bytes_unref);
+	g_string_free(connection->incoming, TRUE);
+	g_free(connection->close_reason);
+	g_free(connection);
+}
+
+void
+vlg_ws_close(VlgWsConnection *connection, int code, const char *reason)
+{
+	if (!connection->wsi || connection->close_code)
+		return;
+	connection->close_code = code;
+	connection->close_reason = g_strdup(reason ? reason : "");
+	lws_callback_on_writable(connection->wsi);
+}
+
+gboolean
+vlg_ws_send(VlgWsConnection *connection, const char *text)
+{
+	gsize length = strlen(text);
+
+	if (!connection->wsi || connection->close_code)
+		return FALSE;
+	if (connection->queued_bytes + length > WS_QUEUE_MAX) {
+		vlg_ws_close(connection, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not reading fast enough");
+		return FALSE;
+	}
+	g_queue_push_tail(&connection->outgoing, g_bytes_new(text, length));
+	connection->queued_bytes += length;
+	lws_callback_on_writable(connection->wsi);
+	return TRUE;
+}
+
+static const WsRoute *
+find_ws_route(VlgHttpServer *server, const char *path)
+{
+	for (guint i = 0; i < server->ws_routes->len; i++) {
+		const WsRoute *route = server->ws_routes->pdata[i];
+
+		if (strcmp(route->path, path) == 0)
+			return route;
+	}
+	return NULL;
+}
+
+static int
+ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
+{
+	g_autofree char *path = copy_header(wsi, WSI_TOKEN_GET_URI);
+	const WsRoute *route = path ? find_ws_route(server, path) : NULL;
+	char peer[64] = "";
+	VlgWsConnection *connection;
+
+	if (!route) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)"no WebSocket here", 17);
+		return -1;
+	}
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	connection = g_new0(VlgWsConnection, 1);
+	connection->refcount = 1;
+	connection->wsi = wsi;
+	connection->route = route;
+	connection->incoming = g_string_new(NULL);
+	g_queue_init(&connection->outgoing);
+	session->ws = connection;
+	connection->state = route->handler.open(connection, peer, route->user_data);
+	if (!connection->state) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"refused", 7);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ws_receive(VlgHttpServer *server, struct lws *wsi, Session *session, const char *in, size_t len)
+{
+	VlgWsConnection *connection = session->ws;
+
+	if (!connection || !connection->state)
+		return -1;
+	if (lws_frame_is_binary(wsi)) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+				 (unsigned char *)"text messages only", 18);
+		return -1;
+	}
+	if (connection->incoming->len + len > server->max_websocket_message) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				 (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	g_string_append_len(connection->incoming, in, len);
+	if (!lws_is_final_fragment(wsi))
+		return 0;
+	/* lws checked UTF-8 (LWS_SERVER_OPTION_VALIDATE_UTF8); a NUL inside is refused too. */
+	if (memchr(connection->incoming->str, 0, connection->incoming->len)) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD, (unsigned char *)"NUL", 3);
+		return -1;
+	}
+	vlg_ws_connection_ref(connection);
+	connection->route->handler.message(connection->state, connection->incoming->str,
+					   connection->incoming->len);
+	g_string_truncate(connection->incoming, 0);
+	vlg_ws_connection_unref(connection);
+	return 0;
+}
+
+static int
+ws_writeable(struct lws *wsi, Session *session)
+{
+	VlgWsConnection *connection = session->ws;
+	g_autoptr(GBytes) message = NULL;
+	g_autofree unsigned char *buffer = NULL;
+	gsize length;
+
+	if (!connection)
+		return 0;
+	message = g_queue_pop_head(&connection->outgoing);
+	if (!message) {
+		if (!connection->close_code)
+			return 0;
+		lws_close_reason(wsi, connection->close_code,
+				 (unsigned char *)connection->close_reason,
+				 strlen(connection->close_reason));
+		return -1;
+	}
+	length = g_bytes_get_size(message);
+	connection->queued_bytes -= length;
+	buffer = g_malloc(LWS_PRE + length);
+	memcpy(buffer + LWS_PRE, g_bytes_get_data(message, NULL), length);
+	if (lws_write(wsi, buffer + LWS_PRE, length, LWS_WRITE_TEXT) < (int)length)
+		return -1;
+	if (!g_queue_is_empty(&connection->outgoing) || connection->close_code)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void
+ws_closed(Session *session)
+{
+	VlgWsConnection *connection = g_steal_pointer(&session->ws);
+
+	if (!connection)
+		return;
+	connection->wsi = NULL;
+	if (connection->state)
+		connection->route->handler.closed(connection->state);
+	vlg_ws_connection_unref(connection);
+}
+
+void
+vlg_http_server_add_websocket(VlgHttpServer *server, const char *path,
+			      const VlgWsHandler *handler, gpointer user_data)
+{
+	WsRoute *route = g_new0(WsRoute, 1);
+
+	route->path = g_strdup(path);
+	route->handler = *handler;
+	route->user_data = user_data;
+	g_ptr_array_add(server->ws_routes, route);
+}
+
+static void
+ws_route_free(gpointer data)
+{
+	WsRoute *route = data;
+
+	g_free(route->path);
+	g_free(route);
+}
+
 static int
 http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	VlgHttpServer *server = lws_context_user(lws_get_context(wsi));
-	HttpSession *session = user;
+	Session *both = user;
+	HttpSession *session = both ? &both->http : NULL;
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
@@ -307,6 +525,16 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		return on_http_writeable(wsi, session);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		session_reset(session);
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+		session_reset(session);
+		return ws_established(server, wsi, both);
+	case LWS_CALLBACK_RECEIVE:
+		return ws_receive(server, wsi, both, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ws_writeable(wsi, both);
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(both);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -336,10 +564,17 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
 	server->router = router;
 	server->max_body_bytes = settings->max_body_bytes;
+	server->max_websocket_message = settings->max_websocket_message ?
+						settings->max_websocket_message :
+						65536;
+	server->ws_routes = g_ptr_array_new_with_free_func(ws_route_free);
+	server->ws_retry = (lws_retry_bo_t){ .secs_since_valid_ping = WS_PING_S,
+					     .secs_since_valid_hangup = WS_HANGUP_S };
 	server->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http_callback,
-		.per_session_data_size = sizeof(HttpSession),
+		.per_session_data_size = sizeof(Session),
+		.rx_buffer_size = 16384,
 	};
 	/* protocols[1] stays zeroed: lws 4.1.6 has no LWS_PROTOCOL_LIST_TERM. */
 
@@ -356,6 +591,7 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 	info.timeout_secs = IDLE_TIMEOUT_S;
 	info.keepalive_timeout = IDLE_TIMEOUT_S;
 	info.server_string = "linkage-gateway";
+	info.retry_and_idle_policy = &server->ws_retry;
 
 	server->context = lws_create_context(&info);
 	if (!server->context) {
@@ -363,6 +599,7 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 			    "cannot listen on %s:%u (address in use or not local? is the "
 			    "libwebsockets-evlib-glib package installed?)",
 			    settings->address, settings->port);
+		g_ptr_array_unref(server->ws_routes);
 		g_free(server);
 		return NULL;
 	}
@@ -377,6 +614,7 @@ vlg_http_server_free(VlgHttpServer *server)
 	if (!server)
 		return NULL;
 	lws_context_destroy(server->context);
+	g_ptr_array_unref(server->ws_routes);
 	g_free(server);
 	return NULL;
 }

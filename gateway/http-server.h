@@ -18,13 +18,40 @@ typedef struct {
 	const char *address; /* IP literal or "localhost" */
 	guint16 port;        /* 0: pick a free one */
 	gsize max_body_bytes;
+	gsize max_websocket_message; /* larger messages close the socket with 1009 */
 } VlgHttpServerSettings;
 
 typedef struct _VlgHttpServer VlgHttpServer;
+
+/* ---- WebSockets ---- */
+
+typedef struct _VlgWsConnection VlgWsConnection;
+
+typedef struct {
+	/* A client upgraded at the handler's path. Return the handler's per-connection state, or
+	 * NULL to refuse (the socket closes with 1008). Keep a ref on @connection to send later. */
+	gpointer (*open)(VlgWsConnection *connection, const char *peer, gpointer user_data);
+	/* One whole text message (fragments joined), valid UTF-8, at most the configured size. */
+	void (*message)(gpointer state, const char *text, gsize length);
+	/* The socket is gone; free @state. No call comes after this one. */
+	void (*closed)(gpointer state);
+} VlgWsHandler;
+
+VlgWsConnection *vlg_ws_connection_ref(VlgWsConnection *connection);
+void vlg_ws_connection_unref(VlgWsConnection *connection);
+/* Queues a text message; FALSE when the socket is gone. A client that lets more than a few MB
+ * pile up is closed (1008). */
+gboolean vlg_ws_send(VlgWsConnection *connection, const char *text);
+/* Closes with @code (1000, 1001, 1007, 1008, 1009 ...) once queued messages are out. */
+void vlg_ws_close(VlgWsConnection *connection, int code, const char *reason);
 
 VlgHttpServer *vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router,
 				   GMainLoop *loop, GError **error);
 VlgHttpServer *vlg_http_server_free(VlgHttpServer *server);
 guint16 vlg_http_server_get_port(VlgHttpServer *server);
+
+/* Serves WebSocket upgrades at @path (exact match) with @handler; others are refused. */
+void vlg_http_server_add_websocket(VlgHttpServer *server, const char *path,
+				   const VlgWsHandler *handler, gpointer user_data);
 
 G_END_DECLS

@@ -26,10 +26,25 @@ typedef struct {
 	GMainContext *context;
 } PeerLink;
 
-/* The per-viewer end of an RTP source: retimes and re-types packets into this peer's appsrc. */
+/*
+ * The per-viewer end of an RTP source: one per transceiver (a wall tile, a WHEP stream). It gives
+ * the viewer a stream of its own, as an SFU does: its payload type, its SSRC, sequence numbers
+ * that run on and timestamps that continue when the tile switches camera or the camera restarts.
+ * Only the 12-byte header is copied; the payload stays shared. Touched by one thread at a time:
+ * the source hub's producer, or the main loop while it attaches (under the hub's lock).
+ */
 typedef struct {
 	GstElement *appsrc; /* ref */
+	GstPad *sinkpad;    /* webrtcbin's, ref */
 	guint8 payload_type;
+	guint32 ssrc;       /* 0: keep the source's */
+	guint16 next_seq;
+	guint32 last_timestamp;
+	guint32 timestamp_offset;
+	gboolean started;
+	gboolean rebase;    /* the next packet starts a new source timeline */
+	VlgHub *hub;        /* the source's RTP hub, or NULL */
+	VlgHubConsumer *consumer;
 } Sender;
 
 struct _VlgWebrtcPeer {
@@ -41,11 +56,11 @@ struct _VlgWebrtcPeer {
 	VlgPeerState state;
 	VlgPeerStateFunc on_state;
 	gpointer user_data;
-	VlgPeerAnswerFunc on_answer;
-	gpointer answer_data;
-	gboolean answered;
-	VlgHub *video_hub;
-	VlgHubConsumer *video_consumer;
+	VlgPeerSdpFunc on_local; /* waiting for a local description with every candidate */
+	gpointer local_data;
+	gboolean local_pending;
+	GPtrArray *senders; /* of Sender*, owned, in transceiver order */
+	gboolean playing;
 };
 
 static PeerLink *
@@ -138,14 +153,14 @@ set_state(VlgWebrtcPeer *peer, VlgPeerState state)
 }
 
 static void
-fail_answer(VlgWebrtcPeer *peer, const char *message)
+fail_local(VlgWebrtcPeer *peer, const char *message)
 {
 	g_autoptr(GError) error = g_error_new(VLG_ERROR, VLG_ERROR_MEDIA, "%s", message);
 
-	if (peer->answered)
+	if (!peer->local_pending)
 		return;
-	peer->answered = TRUE;
-	peer->on_answer(peer, NULL, error, peer->answer_data);
+	peer->local_pending = FALSE;
+	peer->on_local(peer, NULL, error, peer->local_data);
 }
 
 /* ---- sending: packets from the shared RTP source into this peer ---- */
@@ -158,33 +173,80 @@ sender_caps(gpointer data, VlgTrack track, GstCaps *caps)
 }
 
 static void
+sender_reset(gpointer data)
+{
+	Sender *sender = data;
+
+	sender->rebase = TRUE;
+}
+
+/* The viewer's header for @packet: its payload type, SSRC, sequence and timeline. */
+static GstMemory *
+rewrite_header(Sender *sender, GstMemory *header)
+{
+	GstMapInfo map;
+	guint8 *bytes;
+	gsize size;
+	guint32 timestamp;
+
+	if (!gst_memory_map(header, &map, GST_MAP_READ))
+		return NULL;
+	size = map.size;
+	bytes = size >= 12 ? g_memdup2(map.data, size) : NULL;
+	gst_memory_unmap(header, &map);
+	if (!bytes)
+		return NULL;
+	timestamp = GST_READ_UINT32_BE(bytes + 4);
+	if (sender->rebase || !sender->started) {
+		/* One frame interval (90 kHz / 30) after the last packet sent, whatever came before. */
+		sender->timestamp_offset = sender->started ? sender->last_timestamp + 3000 - timestamp : 0;
+		sender->rebase = FALSE;
+		sender->started = TRUE;
+	}
+	timestamp += sender->timestamp_offset;
+	sender->last_timestamp = timestamp;
+	bytes[1] = (bytes[1] & 0x80) | sender->payload_type;
+	GST_WRITE_UINT16_BE(bytes + 2, sender->next_seq++);
+	GST_WRITE_UINT32_BE(bytes + 4, timestamp);
+	if (sender->ssrc)
+		GST_WRITE_UINT32_BE(bytes + 8, sender->ssrc);
+	return gst_memory_new_wrapped(0, bytes, size, 0, size, bytes, g_free);
+}
+
+static void
 sender_buffer(gpointer data, VlgTrack track, GstBuffer *packet)
 {
 	Sender *sender = data;
-	GstBuffer *copy = gst_buffer_copy(packet); /* shares the memory */
-	GstMapInfo map;
+	GstBuffer *copy;
+	GstMemory *header;
 
+	if (gst_buffer_n_memory(packet) == 0)
+		return;
+	header = rewrite_header(sender, gst_buffer_peek_memory(packet, 0));
+	if (!header)
+		return;
+	copy = gst_buffer_copy(packet); /* shares the payload memory */
+	gst_buffer_replace_memory(copy, 0, header);
 	/* Timestamps of the camera's pipeline mean nothing here: appsrc stamps its own. */
 	GST_BUFFER_PTS(copy) = GST_BUFFER_DTS(copy) = GST_CLOCK_TIME_NONE;
-	if (gst_buffer_n_memory(copy) > 0) {
-		GstMemory *header = gst_buffer_peek_memory(copy, 0);
-
-		if (gst_memory_map(header, &map, GST_MAP_READ)) {
-			if (map.size >= 2 && (map.data[1] & 0x7f) != sender->payload_type) {
-				guint8 *bytes = g_memdup2(map.data, map.size);
-
-				bytes[1] = (bytes[1] & 0x80) | sender->payload_type;
-				gst_memory_unmap(header, &map);
-				gst_buffer_replace_memory(copy, 0,
-							  gst_memory_new_wrapped(0, bytes, map.size, 0,
-										 map.size, bytes,
-										 g_free));
-			} else {
-				gst_memory_unmap(header, &map);
-			}
-		}
-	}
 	gst_app_src_push_buffer(GST_APP_SRC(sender->appsrc), copy);
+}
+
+static const VlgHubConsumerFuncs sender_funcs = { sender_caps, sender_buffer, sender_reset };
+
+static void
+sender_set_source(Sender *sender, VlgRtpSource *source)
+{
+	if (sender->consumer)
+		vlg_hub_detach(sender->hub, sender->consumer);
+	sender->consumer = NULL;
+	g_clear_pointer(&sender->hub, vlg_hub_unref);
+	if (!source)
+		return;
+	sender->rebase = TRUE;
+	sender->hub = vlg_hub_ref(vlg_rtp_source_get_hub(source));
+	/* The hub replays its keyframe cache inside attach: the tile starts at once. */
+	sender->consumer = vlg_hub_attach(sender->hub, &sender_funcs, sender, NULL);
 }
 
 static void
@@ -192,11 +254,11 @@ sender_free(gpointer data)
 {
 	Sender *sender = data;
 
+	sender_set_source(sender, NULL);
+	gst_clear_object(&sender->sinkpad);
 	gst_object_unref(sender->appsrc);
 	g_free(sender);
 }
-
-static const VlgHubConsumerFuncs sender_funcs = { sender_caps, sender_buffer, NULL };
 
 /* ---- the offer ---- */
 
@@ -313,22 +375,22 @@ on_connection_state(GObject *webrtc, GParamSpec *pspec, gpointer data)
 }
 
 static void
-finish_answer(VlgWebrtcPeer *peer, gpointer data)
+finish_local(VlgWebrtcPeer *peer, gpointer data)
 {
 	GstWebRTCSessionDescription *local = NULL;
 	g_autofree char *text = NULL;
 
-	if (peer->answered)
+	if (!peer->local_pending)
 		return;
 	g_object_get(peer->webrtc, "local-description", &local, NULL);
 	if (!local) {
-		fail_answer(peer, "webrtcbin has no local description");
+		fail_local(peer, "webrtcbin has no local description");
 		return;
 	}
 	text = gst_sdp_message_as_text(local->sdp);
 	gst_webrtc_session_description_free(local);
-	peer->answered = TRUE;
-	peer->on_answer(peer, text, NULL, peer->answer_data);
+	peer->local_pending = FALSE;
+	peer->on_local(peer, text, NULL, peer->local_data);
 }
 
 static void
@@ -338,7 +400,7 @@ gathering_on_main(VlgWebrtcPeer *peer, gpointer data)
 
 	g_object_get(peer->webrtc, "ice-gathering-state", &state, NULL);
 	if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-		finish_answer(peer, NULL);
+		finish_local(peer, NULL);
 }
 
 static void
@@ -347,66 +409,111 @@ on_gathering_state(GObject *webrtc, GParamSpec *pspec, gpointer data)
 	on_main(data, gathering_on_main, NULL, NULL);
 }
 
-static void
-local_set_on_main(VlgWebrtcPeer *peer, gpointer data)
+/* A promise's error, if its reply carries one (1.22 replies NULL on success). */
+static char *
+promise_error(GstPromise *promise)
 {
-	gathering_on_main(peer, NULL);
+	const GstStructure *reply;
+	GError *error = NULL;
+	char *message;
+
+	if (gst_promise_wait(promise) != GST_PROMISE_RESULT_REPLIED)
+		return g_strdup("the operation was interrupted");
+	reply = gst_promise_get_reply(promise);
+	if (!reply || !gst_structure_has_field(reply, "error"))
+		return NULL;
+	gst_structure_get(reply, "error", G_TYPE_ERROR, &error, NULL);
+	message = g_strdup(error ? error->message : "unknown error");
+	g_clear_error(&error);
+	return message;
+}
+
+static void
+local_failed_on_main(VlgWebrtcPeer *peer, gpointer data)
+{
+	fail_local(peer, data);
 }
 
 static void
 on_local_set(GstPromise *promise, gpointer data)
 {
+	char *error = promise_error(promise);
+
 	gst_promise_unref(promise);
-	on_main(data, local_set_on_main, NULL, NULL);
+	if (error)
+		on_main(data, local_failed_on_main, error, g_free);
+	else
+		on_main(data, gathering_on_main, NULL, NULL);
 }
 
 static void
-answer_on_main(VlgWebrtcPeer *peer, gpointer data)
+set_local_on_main(VlgWebrtcPeer *peer, gpointer data)
 {
-	GstWebRTCSessionDescription *answer = data;
+	GstWebRTCSessionDescription *description = data;
 	GstPromise *promise = gst_promise_new_with_change_func(on_local_set, link_ref(peer->link),
 							       link_unref);
 
-	g_signal_emit_by_name(peer->webrtc, "set-local-description", answer, promise);
+	g_signal_emit_by_name(peer->webrtc, "set-local-description", description, promise);
 }
 
+/* create-offer or create-answer replied: set what it made as the local description. */
 static void
-no_answer_on_main(VlgWebrtcPeer *peer, gpointer data)
-{
-	fail_answer(peer, "webrtcbin created no answer");
-}
-
-static void
-on_answer_created(GstPromise *promise, gpointer data)
+on_description_created(GstPromise *promise, gpointer data)
 {
 	const GstStructure *reply = gst_promise_get_reply(promise);
-	GstWebRTCSessionDescription *answer = NULL;
+	GstWebRTCSessionDescription *description = NULL;
 
-	if (reply)
-		gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
+	if (reply && gst_structure_has_field(reply, "answer"))
+		gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description,
+				  NULL);
+	else if (reply && gst_structure_has_field(reply, "offer"))
+		gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description,
+				  NULL);
 	gst_promise_unref(promise);
-	if (!answer) {
-		on_main(data, no_answer_on_main, NULL, NULL);
+	if (!description) {
+		on_main(data, local_failed_on_main, g_strdup("webrtcbin made no description"), g_free);
 		return;
 	}
-	on_main(data, answer_on_main, answer,
+	on_main(data, set_local_on_main, description,
 		(GDestroyNotify)gst_webrtc_session_description_free);
 }
 
 static void
 remote_set_on_main(VlgWebrtcPeer *peer, gpointer data)
 {
-	GstPromise *promise = gst_promise_new_with_change_func(on_answer_created,
+	GstPromise *promise = gst_promise_new_with_change_func(on_description_created,
 							       link_ref(peer->link), link_unref);
 
 	g_signal_emit_by_name(peer->webrtc, "create-answer", NULL, promise);
 }
 
 static void
-on_remote_set(GstPromise *promise, gpointer data)
+on_remote_offer_set(GstPromise *promise, gpointer data)
 {
+	char *error = promise_error(promise);
+
 	gst_promise_unref(promise);
-	on_main(data, remote_set_on_main, NULL, NULL);
+	if (error)
+		on_main(data, local_failed_on_main, error, g_free);
+	else
+		on_main(data, remote_set_on_main, NULL, NULL);
+}
+
+static void
+remote_answer_failed_on_main(VlgWebrtcPeer *peer, gpointer data)
+{
+	GST_WARNING("%s: the remote answer was refused: %s", peer->name, (char *)data);
+	set_state(peer, VLG_PEER_FAILED);
+}
+
+static void
+on_remote_answer_set(GstPromise *promise, gpointer data)
+{
+	char *error = promise_error(promise);
+
+	gst_promise_unref(promise);
+	if (error)
+		on_main(data, remote_answer_failed_on_main, error, g_free);
 }
 
 /* ---- construction ---- */
@@ -456,7 +563,7 @@ on_bus_message(GstBus *bus, GstMessage *message, gpointer data)
 	if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR && link->peer) {
 		gst_message_parse_error(message, &error, NULL);
 		GST_WARNING("%s: %s", link->peer->name, error->message);
-		fail_answer(link->peer, error->message);
+		fail_local(link->peer, error->message);
 		set_state(link->peer, VLG_PEER_FAILED);
 	}
 	return G_SOURCE_CONTINUE;
@@ -479,6 +586,7 @@ vlg_webrtc_peer_new(const char *name, const VlgIceSettings *ice, VlgPeerStateFun
 	peer->link->refcount = 1;
 	peer->link->peer = peer;
 	peer->link->context = g_main_context_ref_thread_default();
+	peer->senders = g_ptr_array_new_with_free_func(sender_free);
 	peer->pipeline = gst_pipeline_new(name);
 	peer->webrtc = gst_element_factory_make("webrtcbin", NULL);
 	g_object_set(peer->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, NULL);
@@ -497,20 +605,22 @@ vlg_webrtc_peer_new(const char *name, const VlgIceSettings *ice, VlgPeerStateFun
 	return peer;
 }
 
-static gboolean
-add_video_sender(VlgWebrtcPeer *peer, VlgRtpSource *video, const VideoChoice *choice,
-		 GError **error)
+static void
+ensure_playing(VlgWebrtcPeer *peer)
+{
+	if (peer->playing)
+		return;
+	peer->playing = TRUE;
+	gst_element_set_state(peer->pipeline, GST_STATE_PLAYING);
+}
+
+/* A new appsrc → webrtcbin sink pad, its transceiver sendonly; the appsrc's caps are exactly what
+ * the SDP says (1.22 builds answers by intersecting the offer with the pad's caps). */
+static Sender *
+add_sender(VlgWebrtcPeer *peer, GstCaps *caps, GError **error)
 {
 	GstElement *appsrc = gst_element_factory_make("appsrc", NULL);
-	g_autofree char *pad_name = g_strdup_printf("sink_%u", choice->mline);
-	g_autoptr(GstPad) sinkpad = NULL;
 	g_autoptr(GstPad) srcpad = NULL;
-	g_autoptr(GstCaps) caps = gst_caps_new_simple(
-		"application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
-		"H264", "clock-rate", G_TYPE_INT, VLG_RTP_CLOCK_RATE, "payload", G_TYPE_INT,
-		(int)choice->payload_type, "packetization-mode", G_TYPE_STRING, "1",
-		"profile-level-id", G_TYPE_STRING,
-		choice->profile_level_id ? choice->profile_level_id : "42e01f", NULL);
 	GstWebRTCRTPTransceiver *transceiver = NULL;
 	Sender *sender;
 
@@ -518,30 +628,50 @@ add_video_sender(VlgWebrtcPeer *peer, VlgRtpSource *video, const VideoChoice *ch
 		     "do-timestamp", TRUE, "max-bytes", (guint64)SEND_QUEUE_BYTES, "block", FALSE,
 		     "leaky-type", 2 /* downstream: drop the oldest */, NULL);
 	gst_bin_add(GST_BIN(peer->pipeline), appsrc);
-	sinkpad = gst_element_request_pad_simple(peer->webrtc, pad_name);
+	sender = g_new0(Sender, 1);
+	sender->appsrc = gst_object_ref(appsrc);
+	sender->next_seq = (guint16)g_random_int();
+	sender->sinkpad = gst_element_request_pad_simple(peer->webrtc, "sink_%u");
 	srcpad = gst_element_get_static_pad(appsrc, "src");
-	if (!sinkpad || gst_pad_link(srcpad, sinkpad) != GST_PAD_LINK_OK) {
-		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA, "cannot attach video to m-line %u",
-			    choice->mline);
-		return FALSE;
+	if (!sender->sinkpad || gst_pad_link(srcpad, sender->sinkpad) != GST_PAD_LINK_OK) {
+		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA, "cannot attach a stream to webrtcbin");
+		sender_free(sender);
+		return NULL;
 	}
-	g_object_get(sinkpad, "transceiver", &transceiver, NULL);
+	g_object_get(sender->sinkpad, "transceiver", &transceiver, NULL);
 	if (transceiver) {
 		g_object_set(transceiver, "direction",
 			     GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
 		gst_object_unref(transceiver);
 	}
-	sender = g_new0(Sender, 1);
-	sender->appsrc = gst_object_ref(appsrc);
+	if (peer->playing)
+		gst_element_sync_state_with_parent(appsrc);
+	g_ptr_array_add(peer->senders, sender);
+	return sender;
+}
+
+static gboolean
+add_video_sender(VlgWebrtcPeer *peer, VlgRtpSource *video, const VideoChoice *choice,
+		 GError **error)
+{
+	g_autoptr(GstCaps) caps = gst_caps_new_simple(
+		"application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
+		"H264", "clock-rate", G_TYPE_INT, VLG_RTP_CLOCK_RATE, "payload", G_TYPE_INT,
+		(int)choice->payload_type, "packetization-mode", G_TYPE_STRING, "1",
+		"profile-level-id", G_TYPE_STRING,
+		choice->profile_level_id ? choice->profile_level_id : "42e01f", NULL);
+	Sender *sender = add_sender(peer, caps, error);
+
+	if (!sender)
+		return FALSE;
 	sender->payload_type = (guint8)choice->payload_type;
-	peer->video_hub = vlg_hub_ref(vlg_rtp_source_get_hub(video));
-	peer->video_consumer = vlg_hub_attach(peer->video_hub, &sender_funcs, sender, sender_free);
+	sender_set_source(sender, video);
 	return TRUE;
 }
 
 gboolean
 vlg_webrtc_peer_answer(VlgWebrtcPeer *peer, const char *offer_sdp, VlgRtpSource *video,
-		       VlgPeerAnswerFunc on_answer, gpointer user_data, GError **error)
+		       VlgPeerSdpFunc on_answer, gpointer user_data, GError **error)
 {
 	GstSDPMessage *sdp = NULL;
 	GstWebRTCSessionDescription *offer;
@@ -566,17 +696,19 @@ vlg_webrtc_peer_answer(VlgWebrtcPeer *peer, const char *offer_sdp, VlgRtpSource 
 		return FALSE;
 	}
 	filter_candidates(peer, sdp);
-	peer->on_answer = on_answer;
-	peer->answer_data = user_data;
 	ok = add_video_sender(peer, video, &choice, error);
 	g_free(choice.profile_level_id);
 	if (!ok) {
 		gst_sdp_message_free(sdp);
 		return FALSE;
 	}
-	gst_element_set_state(peer->pipeline, GST_STATE_PLAYING);
+	peer->on_local = on_answer;
+	peer->local_data = user_data;
+	peer->local_pending = TRUE;
+	ensure_playing(peer);
 	offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
-	promise = gst_promise_new_with_change_func(on_remote_set, link_ref(peer->link), link_unref);
+	promise = gst_promise_new_with_change_func(on_remote_offer_set, link_ref(peer->link),
+						   link_unref);
 	g_signal_emit_by_name(peer->webrtc, "set-remote-description", offer, promise);
 	gst_webrtc_session_description_free(offer);
 	return TRUE;
@@ -595,9 +727,7 @@ vlg_webrtc_peer_free(VlgWebrtcPeer *peer)
 
 	if (!peer)
 		return NULL;
-	if (peer->video_consumer)
-		vlg_hub_detach(peer->video_hub, peer->video_consumer);
-	g_clear_pointer(&peer->video_hub, vlg_hub_unref);
+	g_clear_pointer(&peer->senders, g_ptr_array_unref);
 	peer->link->peer = NULL;
 	g_signal_handlers_disconnect_by_data(peer->webrtc, peer->link);
 	bus = gst_element_get_bus(peer->pipeline);
@@ -608,4 +738,107 @@ vlg_webrtc_peer_free(VlgWebrtcPeer *peer)
 	g_free(peer->name);
 	g_free(peer);
 	return NULL;
+}
+
+/* ---- offerer (a wall) ---- */
+
+guint
+vlg_webrtc_peer_add_slot(VlgWebrtcPeer *peer)
+{
+	guint32 ssrc = g_random_int() | 1;
+	g_autoptr(GstCaps) caps = gst_caps_new_simple(
+		"application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
+		"H264", "clock-rate", G_TYPE_INT, VLG_RTP_CLOCK_RATE, "payload", G_TYPE_INT,
+		VLG_RTP_SOURCE_PAYLOAD_TYPE, "packetization-mode", G_TYPE_STRING, "1",
+		"profile-level-id", G_TYPE_STRING, VLG_WALL_PROFILE_LEVEL_ID, "ssrc", G_TYPE_UINT,
+		ssrc, NULL);
+	Sender *sender = add_sender(peer, caps, NULL);
+
+	g_return_val_if_fail(sender != NULL, 0);
+	sender->payload_type = VLG_RTP_SOURCE_PAYLOAD_TYPE;
+	/* Every tile shares the payload type inside one BUNDLE, so the browser tells tiles apart by
+	 * SSRC: each tile keeps its own whatever camera it shows. */
+	sender->ssrc = ssrc;
+	ensure_playing(peer);
+	return peer->senders->len - 1;
+}
+
+guint
+vlg_webrtc_peer_slot_count(VlgWebrtcPeer *peer)
+{
+	return peer->senders->len;
+}
+
+void
+vlg_webrtc_peer_set_slot_source(VlgWebrtcPeer *peer, guint slot, VlgRtpSource *source)
+{
+	g_return_if_fail(slot < peer->senders->len);
+	sender_set_source(peer->senders->pdata[slot], source);
+}
+
+char *
+vlg_webrtc_peer_get_slot_mid(VlgWebrtcPeer *peer, guint slot)
+{
+	Sender *sender;
+	GstWebRTCRTPTransceiver *transceiver = NULL;
+	char *mid = NULL;
+
+	g_return_val_if_fail(slot < peer->senders->len, NULL);
+	sender = peer->senders->pdata[slot];
+	g_object_get(sender->sinkpad, "transceiver", &transceiver, NULL);
+	if (transceiver) {
+		g_object_get(transceiver, "mid", &mid, NULL);
+		gst_object_unref(transceiver);
+	}
+	return mid;
+}
+
+void
+vlg_webrtc_peer_create_offer(VlgWebrtcPeer *peer, VlgPeerSdpFunc on_offer, gpointer user_data)
+{
+	GstPromise *promise;
+
+	peer->on_local = on_offer;
+	peer->local_data = user_data;
+	peer->local_pending = TRUE;
+	ensure_playing(peer);
+	promise = gst_promise_new_with_change_func(on_description_created, link_ref(peer->link),
+						   link_unref);
+	g_signal_emit_by_name(peer->webrtc, "create-offer", NULL, promise);
+}
+
+gboolean
+vlg_webrtc_peer_set_answer(VlgWebrtcPeer *peer, const char *answer_sdp, GError **error)
+{
+	GstSDPMessage *sdp = NULL;
+	GstWebRTCSessionDescription *answer;
+	GstPromise *promise;
+
+	if (gst_sdp_message_new_from_text(answer_sdp, &sdp) != GST_SDP_OK || !sdp ||
+	    gst_sdp_message_medias_len(sdp) == 0 || !has_fingerprint(sdp)) {
+		if (sdp)
+			gst_sdp_message_free(sdp);
+		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA,
+			    "the answer is not valid SDP with a DTLS fingerprint");
+		return FALSE;
+	}
+	filter_candidates(peer, sdp);
+	answer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+	promise = gst_promise_new_with_change_func(on_remote_answer_set, link_ref(peer->link),
+						   link_unref);
+	g_signal_emit_by_name(peer->webrtc, "set-remote-description", answer, promise);
+	gst_webrtc_session_description_free(answer);
+	return TRUE;
+}
+
+gboolean
+vlg_webrtc_peer_add_remote_candidate(VlgWebrtcPeer *peer, guint mline, const char *candidate)
+{
+	const char *text = g_str_has_prefix(candidate, "candidate:") ? candidate + 10 : candidate;
+	g_autofree char *full = g_strconcat("candidate:", text, NULL);
+
+	if (!address_allowed(peer, text))
+		return FALSE;
+	g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, full);
+	return TRUE;
 }

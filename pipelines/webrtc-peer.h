@@ -31,8 +31,9 @@ typedef enum {
 
 typedef struct _VlgWebrtcPeer VlgWebrtcPeer;
 
-typedef void (*VlgPeerAnswerFunc)(VlgWebrtcPeer *peer, const char *answer_sdp,
-				  const GError *error, gpointer user_data);
+/* A local description (answer or offer) holding every gathered candidate, or an error. */
+typedef void (*VlgPeerSdpFunc)(VlgWebrtcPeer *peer, const char *sdp, const GError *error,
+			       gpointer user_data);
 typedef void (*VlgPeerStateFunc)(VlgWebrtcPeer *peer, VlgPeerState state, gpointer user_data);
 
 VlgWebrtcPeer *vlg_webrtc_peer_new(const char *name, const VlgIceSettings *ice,
@@ -46,7 +47,29 @@ VlgWebrtcPeer *vlg_webrtc_peer_free(VlgWebrtcPeer *peer);
  * @error when the offer is unusable; nothing is called then.
  */
 gboolean vlg_webrtc_peer_answer(VlgWebrtcPeer *peer, const char *offer_sdp, VlgRtpSource *video,
-				VlgPeerAnswerFunc on_answer, gpointer user_data, GError **error);
+				VlgPeerSdpFunc on_answer, gpointer user_data, GError **error);
+
+/*
+ * Offerer mode (a wall: one connection, one transceiver per tile). Slots are sendonly H.264
+ * transceivers advertised as constrained baseline (VLG_WALL_PROFILE_LEVEL_ID), each with an SSRC of
+ * its own; a slot's camera changes without renegotiation, at the new camera's cached keyframe.
+ * The peer never offers by itself (it ignores on-negotiation-needed, so a rejected m-line cannot
+ * start an endless renegotiation): the caller offers when it added slots.
+ */
+#define VLG_WALL_PROFILE_LEVEL_ID "42e01f"
+
+guint vlg_webrtc_peer_add_slot(VlgWebrtcPeer *peer);
+guint vlg_webrtc_peer_slot_count(VlgWebrtcPeer *peer);
+/* @source may be NULL: the slot sends nothing. */
+void vlg_webrtc_peer_set_slot_source(VlgWebrtcPeer *peer, guint slot, VlgRtpSource *source);
+/* The slot's transceiver mid once negotiated, or NULL; free it. */
+char *vlg_webrtc_peer_get_slot_mid(VlgWebrtcPeer *peer, guint slot);
+/* Calls @on_offer with an offer holding every candidate. One at a time. */
+void vlg_webrtc_peer_create_offer(VlgWebrtcPeer *peer, VlgPeerSdpFunc on_offer, gpointer user_data);
+gboolean vlg_webrtc_peer_set_answer(VlgWebrtcPeer *peer, const char *answer_sdp, GError **error);
+/* A trickled remote candidate; FALSE when its address is not allowed (it is dropped). */
+gboolean vlg_webrtc_peer_add_remote_candidate(VlgWebrtcPeer *peer, guint mline,
+					      const char *candidate);
 
 VlgPeerState vlg_webrtc_peer_get_state(VlgWebrtcPeer *peer);
 const char *vlg_peer_state_to_string(VlgPeerState state);

@@ -88,7 +88,7 @@ START_TEST(test_demo_default)
 		ck_assert_str_eq(camera->id, ids[i]);
 		ck_assert_ptr_eq(vlg_catalogue_find_camera(catalogue, ids[i]), camera);
 		ck_assert(g_str_has_prefix(camera->url, "rtsp://127.0.0.1:8554/"));
-		ck_assert_int_eq(camera->always_on, FALSE);
+		ck_assert_int_eq(camera->always_on, TRUE); /* the demo shows live before any screen watches */
 		ck_assert_int_eq(camera->transport, VLG_TRANSPORT_UDP);
 		ck_assert_ptr_null(camera->username);
 		ck_assert_ptr_null(camera->password);
