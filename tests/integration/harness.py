@@ -175,3 +175,86 @@ class Tap:
 
     def finish(self):
         sys.exit(1 if self.failed or self.number != self.plan else 0)
+
+
+class WebSocket:
+    """A minimal RFC 6455 client over a plain socket, enough to drive /ws/wall in tests."""
+
+    def __init__(self, port, path):
+        import base64
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise RuntimeError("closed during the handshake: %r" % head)
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError("no upgrade: %r" % head)
+        self.close_code = None
+
+    def send_raw(self, payload, opcode=1):
+        import struct
+        mask = os.urandom(4)
+        header = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj).encode() if not isinstance(obj, (bytes, str))
+                      else (obj.encode() if isinstance(obj, str) else obj))
+
+    def _read(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError("socket closed")
+            data += chunk
+        return data
+
+    def recv(self, timeout=10):
+        """The next text message as parsed JSON; None once the server closed (close_code set)."""
+        import struct
+        self.sock.settimeout(timeout)
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(n)
+            opcode = b0 & 0x0f
+            if opcode == 8:
+                self.close_code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
+                return None
+            if opcode == 9:  # ping: answer it
+                self.send_raw(payload, opcode=10)
+                continue
+            if opcode == 1:
+                return json.loads(payload.decode())
+
+    def recv_type(self, wanted, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.recv(max(0.1, deadline - time.monotonic()))
+            if message is None:
+                raise AssertionError("closed (%s) while waiting for %s" % (self.close_code, wanted))
+            if message.get("type") == wanted:
+                return message
+        raise AssertionError("no %s within %s s" % (wanted, timeout))
+
+    def close(self):
+        self.sock.close()
