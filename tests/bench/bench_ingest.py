@@ -86,8 +86,8 @@ def main():
         camsim.stop()
     print("ingest of %d x %s, %.0f s each, loopback" % (args.cameras, args.clip, args.seconds))
     print("%-28s %8s %9s %8s" % ("", "CPU %", "RSS MB", "threads"))
-    print("%-28s %8.1f %9.1f %8d" % ("gst-launch-1.0 (baseline)",) + base)
-    print("%-28s %8.1f %9.1f %8d" % ("linkage-gateway",) + ours)
+    print("%-28s %8.1f %9.1f %8d" % (("gst-launch-1.0 (baseline)",) + base))
+    print("%-28s %8.1f %9.1f %8d" % (("linkage-gateway",) + ours))
     print("%-28s %8.2f %9.2f %8.2f" % ("ratio gateway/baseline", ours[0] / base[0],
                                          ours[1] / base[1], ours[2] / base[2]))
 
