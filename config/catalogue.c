@@ -11,7 +11,6 @@
 #include <gio/gio.h>
 #include <string.h>
 
-#include "config/config-resources.h"
 #include "config/keyfile-index.h"
 #include "config/vlg-error.h"
 
@@ -29,7 +28,6 @@ struct _VlgCatalogue {
 
 typedef struct {
 	VlgKeyfileIndex *index;
-	GKeyFile *keyfile;
 	VlgCatalogue *catalogue;
 	VlgTransport default_transport;
 } VlgCatalogueParse;
@@ -171,9 +169,8 @@ vlg_url_redact(const char *url)
 	return g_strdup_printf("%.*s%s", (int)keep, url, last_at + 1);
 }
 
-/* A DNS name or an IP literal (GUri has already taken the brackets off IPv6). */
-static gboolean
-host_is_valid(const char *host)
+gboolean
+vlg_url_host_is_valid(const char *host)
 {
 	if (host == NULL || *host == '\0')
 		return FALSE;
@@ -235,7 +232,7 @@ split_rtsp_url(const char *url, char **bare, char **user, char **password)
 	uri = g_uri_parse(stripped, G_URI_FLAGS_NONE, &error);
 	if (uri == NULL)
 		return g_strdup_printf("not a valid URL: %s", error->message);
-	if (!host_is_valid(g_uri_get_host(uri)))
+	if (!vlg_url_host_is_valid(g_uri_get_host(uri)))
 		return g_strdup("no valid host name or address after ://");
 	if (g_uri_get_port(uri) == 0)
 		return g_strdup("the port must be a number from 1 to 65535");
@@ -243,21 +240,6 @@ split_rtsp_url(const char *url, char **bare, char **user, char **password)
 	*user = g_steal_pointer(&found_user);
 	*password = g_steal_pointer(&found_password);
 	return NULL;
-}
-
-static gboolean
-get_value(VlgCatalogueParse *parse, const char *group, const char *key, char **value)
-{
-	g_autoptr(GError) error = NULL;
-
-	/* On a bad escape GKeyFile returns a string and an error both. */
-	*value = g_key_file_get_string(parse->keyfile, group, key, &error);
-	if (error == NULL)
-		return TRUE;
-	g_clear_pointer(value, g_free);
-	vlg_keyfile_index_error(parse->index, group, key, NULL,
-				"invalid escape sequence (write \\\\ for a backslash)");
-	return FALSE;
 }
 
 static void
@@ -295,7 +277,7 @@ parse_org(VlgCatalogueParse *parse, const char *group, const char *code)
 
 	for (guint i = 0; keys[i] != NULL; i++) {
 		if (g_str_equal(keys[i], "name"))
-			get_value(parse, group, "name", &name);
+			vlg_keyfile_index_get_string(parse->index, group, "name", &name);
 		else
 			vlg_keyfile_index_error(parse->index, group, keys[i], NULL,
 						"unknown key (an org takes only name)");
@@ -370,7 +352,7 @@ camera_name(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 {
 	g_autofree char *value = NULL;
 
-	if (!get_value(parse, draft->group, key, &value))
+	if (!vlg_keyfile_index_get_string(parse->index, draft->group, key, &value))
 		return;
 	if (*value == '\0') {
 		vlg_keyfile_index_error(parse->index, draft->group, key, NULL, "must not be empty");
@@ -385,7 +367,7 @@ camera_org(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 	g_autofree char *value = NULL;
 	VlgOrgNode *node;
 
-	if (!get_value(parse, draft->group, key, &value))
+	if (!vlg_keyfile_index_get_string(parse->index, draft->group, key, &value))
 		return;
 	node = g_hash_table_lookup(parse->catalogue->nodes_by_code, value);
 	if (node == NULL) {
@@ -407,7 +389,7 @@ camera_url(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 	char *password = NULL;
 	g_autofree char *why = NULL;
 
-	if (!get_value(parse, draft->group, key, &value))
+	if (!vlg_keyfile_index_get_string(parse->index, draft->group, key, &value))
 		return;
 	if (sub && *value == '\0')
 		return; /* optional */
@@ -429,7 +411,8 @@ camera_credential(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *k
 						      : &draft->camera->username;
 	g_autofree char *value = NULL;
 
-	if (!get_value(parse, draft->group, key, &value) || *value == '\0')
+	if (!vlg_keyfile_index_get_string(parse->index, draft->group, key, &value) ||
+	    *value == '\0')
 		return; /* empty: as if absent, so credentials in url still count */
 	*field = g_steal_pointer(&value);
 }
@@ -437,50 +420,24 @@ camera_credential(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *k
 static void
 camera_priority(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 {
-	g_autofree char *value = NULL;
-	guint64 number;
-
-	if (!get_value(parse, draft->group, key, &value))
-		return;
-	if (!g_ascii_string_to_unsigned(value, 10, 0, 100, &number, NULL)) {
-		vlg_keyfile_index_error(parse->index, draft->group, key, value,
-					"must be a whole number from 0 to 100");
-		return;
-	}
-	draft->camera->priority = (guint)number;
+	vlg_keyfile_index_get_uint(parse->index, draft->group, key, 0, 100,
+				   &draft->camera->priority);
 }
 
 static void
 camera_always_on(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *value = NULL;
-	gboolean flag;
-
-	flag = g_key_file_get_boolean(parse->keyfile, draft->group, key, &error);
-	if (error == NULL) {
-		draft->camera->always_on = flag;
-		return;
-	}
-	if (get_value(parse, draft->group, key, &value))
-		vlg_keyfile_index_error(parse->index, draft->group, key, value,
-					"must be true or false");
+	vlg_keyfile_index_get_boolean(parse->index, draft->group, key, &draft->camera->always_on);
 }
 
 static void
 camera_transport(VlgCatalogueParse *parse, VlgCameraDraft *draft, const char *key)
 {
-	g_autofree char *value = NULL;
+	guint choice;
 
-	if (!get_value(parse, draft->group, key, &value))
-		return;
-	if (g_str_equal(value, "tcp"))
-		draft->camera->transport = VLG_TRANSPORT_TCP;
-	else if (g_str_equal(value, "udp"))
-		draft->camera->transport = VLG_TRANSPORT_UDP;
-	else
-		vlg_keyfile_index_error(parse->index, draft->group, key, value,
-					"must be tcp or udp");
+	if (vlg_keyfile_index_get_choice(parse->index, draft->group, key, vlg_transport_names(),
+					 &choice))
+		draft->camera->transport = (VlgTransport)choice;
 }
 
 static const VlgCameraKey camera_keys[] = {
@@ -537,20 +494,6 @@ merge_credentials(VlgCatalogueParse *parse, VlgCameraDraft *draft)
 		camera->password = g_strdup(url_has ? draft->url_password : draft->sub_password);
 }
 
-static gboolean
-camera_id_is_valid(const char *id)
-{
-	gsize len = strlen(id);
-
-	if (len == 0 || len > VLG_CAMERA_ID_MAX)
-		return FALSE;
-	for (const char *p = id; *p != '\0'; p++) {
-		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-			return FALSE;
-	}
-	return TRUE;
-}
-
 static void
 parse_camera(VlgCatalogueParse *parse, const char *group, const char *id)
 {
@@ -563,10 +506,7 @@ parse_camera(VlgCatalogueParse *parse, const char *group, const char *id)
 	camera->priority = VLG_DEFAULT_PRIORITY;
 	camera->transport = parse->default_transport;
 	camera->line = vlg_keyfile_index_group_line(parse->index, group);
-	if (!camera_id_is_valid(id))
-		vlg_keyfile_index_error(parse->index, group, NULL, id,
-					"a camera id is 1-%d of A-Z a-z 0-9 _ -",
-					VLG_CAMERA_ID_MAX);
+	vlg_keyfile_index_check_name(parse->index, group, "a camera id", id, VLG_CAMERA_ID_MAX);
 	parse_camera_keys(parse, &draft);
 	for (gsize i = 0; i < G_N_ELEMENTS(required); i++) {
 		if (vlg_keyfile_index_key_line(parse->index, group, required[i]) == 0)
@@ -619,14 +559,11 @@ parse_groups(VlgCatalogueParse *parse)
 	}
 }
 
-VlgCatalogue *
-vlg_catalogue_load_data(const char *data, gsize length, const char *source_name,
-			VlgTransport default_transport, GError **error)
+static VlgCatalogue *
+catalogue_load(VlgKeyfileIndex *index, VlgTransport default_transport, GError **error)
 {
-	g_autoptr(VlgKeyfileIndex) index = vlg_keyfile_index_new(data, length, source_name);
 	g_autoptr(VlgCatalogue) catalogue = catalogue_new();
-	VlgCatalogueParse parse = { index, vlg_keyfile_index_keyfile(index), catalogue,
-				    default_transport };
+	VlgCatalogueParse parse = { index, catalogue, default_transport };
 
 	parse_groups(&parse);
 	if (catalogue->root == NULL)
@@ -639,40 +576,31 @@ vlg_catalogue_load_data(const char *data, gsize length, const char *source_name,
 }
 
 VlgCatalogue *
+vlg_catalogue_load_data(const char *data, gsize length, const char *source_name,
+			VlgTransport default_transport, GError **error)
+{
+	g_autoptr(VlgKeyfileIndex) index = vlg_keyfile_index_new(data, length, source_name);
+
+	return catalogue_load(index, default_transport, error);
+}
+
+VlgCatalogue *
 vlg_catalogue_load_file(const char *path, VlgTransport default_transport, GError **error)
 {
-	g_autoptr(GError) local = NULL;
-	g_autofree char *data = NULL;
-	gsize length = 0;
+	g_autoptr(VlgKeyfileIndex) index =
+		vlg_keyfile_index_new_from_file(path, VLG_ERROR_CATALOGUE, error);
 
-	if (!g_file_get_contents(path, &data, &length, &local)) {
-		g_set_error(error, VLG_ERROR, VLG_ERROR_CATALOGUE, "%s: cannot read: %s", path,
-			    local->message);
-		return NULL;
-	}
-	return vlg_catalogue_load_data(data, length, path, default_transport, error);
+	return index != NULL ? catalogue_load(index, default_transport, error) : NULL;
 }
 
 VlgCatalogue *
 vlg_catalogue_load_default(VlgTransport default_transport, GError **error)
 {
-	g_autoptr(GError) local = NULL;
-	g_autoptr(GBytes) bytes = NULL;
-	gsize length = 0;
-	const char *data;
+	g_autoptr(VlgKeyfileIndex) index =
+		vlg_keyfile_index_new_from_resource(VLG_CATALOGUE_RESOURCE, VLG_ERROR_CATALOGUE,
+						    error);
 
-	/* Through our own GResource: naming it links its object file out of the static library,
-	 * which a lookup by path alone would not. */
-	bytes = g_resource_lookup_data(vlg_config_get_resource(), VLG_CATALOGUE_RESOURCE,
-				       G_RESOURCE_LOOKUP_FLAGS_NONE, &local);
-	if (bytes == NULL) {
-		g_set_error(error, VLG_ERROR, VLG_ERROR_CATALOGUE, "built-in catalogue.conf: %s",
-			    local->message);
-		return NULL;
-	}
-	data = g_bytes_get_data(bytes, &length);
-	return vlg_catalogue_load_data(data, length, "resource://" VLG_CATALOGUE_RESOURCE,
-				       default_transport, error);
+	return index != NULL ? catalogue_load(index, default_transport, error) : NULL;
 }
 
 VlgCatalogue *

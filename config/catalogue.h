@@ -79,5 +79,7 @@ gboolean vlg_division_code_parent(const char *code, char parent[13]);
 
 /* @url with any user:password@ removed, for logs and API replies; newly allocated. */
 char *vlg_url_redact(const char *url);
+/* TRUE for a DNS name or an IP literal, as GUri gives a URL's host (IPv6 without brackets). */
+gboolean vlg_url_host_is_valid(const char *host);
 
 G_END_DECLS

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "config/catalogue.h"
-#include "config/config-resources.h"
 #include "config/keyfile-index.h"
 #include "config/vlg-error.h"
 
@@ -20,7 +19,6 @@
 
 typedef struct {
 	VlgKeyfileIndex *index;
-	GKeyFile *keyfile;
 	VlgGatewayConfig *config;
 } VlgConfigParse;
 
@@ -44,59 +42,31 @@ struct _VlgConfigKey {
 	VlgKeyFlags flags;
 };
 
-/* The value of a key, unescaped; FALSE (error recorded) on a bad escape. The value is not shown:
- * it may be a secret. */
-static gboolean
-get_value(VlgConfigParse *parse, const char *group, const char *key, char **value)
-{
-	g_autoptr(GError) error = NULL;
-
-	/* On a bad escape GKeyFile returns a string and an error both. */
-	*value = g_key_file_get_string(parse->keyfile, group, key, &error);
-	if (error == NULL)
-		return TRUE;
-	g_clear_pointer(value, g_free);
-	vlg_keyfile_index_error(parse->index, group, key, NULL,
-				"invalid escape sequence (write \\\\ for a backslash)");
-	return FALSE;
-}
-
 static void
 parse_uint(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, guint8 *base)
 {
-	g_autofree char *value = NULL;
-	guint64 number;
+	guint number;
 
-	if (!get_value(parse, group, def->key, &value))
+	if (!vlg_keyfile_index_get_uint(parse->index, group, def->key, def->min, def->max, &number))
 		return;
-	if (!g_ascii_string_to_unsigned(value, 10, def->min, def->max, &number, NULL)) {
-		vlg_keyfile_index_error(parse->index, group, def->key, value,
-					"must be a whole number from %u to %u", def->min, def->max);
-		return;
-	}
 	if ((def->flags & VLG_KEY_EVEN) && number % 2 != 0) {
+		/* Read again to show the value as written: it was read without error once. */
+		g_autofree char *value =
+			g_key_file_get_string(vlg_keyfile_index_keyfile(parse->index), group,
+					      def->key, NULL);
+
 		vlg_keyfile_index_error(parse->index, group, def->key, value,
 					"must be an even number");
 		return;
 	}
-	*(guint *)(base + def->offset) = (guint)number;
+	*(guint *)(base + def->offset) = number;
 }
 
 static void
 parse_bool(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, guint8 *base)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *value = NULL;
-	gboolean flag;
-
-	flag = g_key_file_get_boolean(parse->keyfile, group, def->key, &error);
-	if (error != NULL) {
-		if (get_value(parse, group, def->key, &value))
-			vlg_keyfile_index_error(parse->index, group, def->key, value,
-						"must be true or false");
-		return;
-	}
-	*(gboolean *)(base + def->offset) = flag;
+	vlg_keyfile_index_get_boolean(parse->index, group, def->key,
+				      (gboolean *)(base + def->offset));
 }
 
 /* A path, kept as written (relative ones too); empty means unset unless the key is required. */
@@ -106,7 +76,7 @@ parse_path(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, gu
 	char **field = (char **)(base + def->offset);
 	g_autofree char *value = NULL;
 
-	if (!get_value(parse, group, def->key, &value))
+	if (!vlg_keyfile_index_get_string(parse->index, group, def->key, &value))
 		return;
 	if (*value == '\0' && (def->flags & VLG_KEY_REQUIRED)) {
 		vlg_keyfile_index_error(parse->index, group, def->key, NULL, "must not be empty");
@@ -119,17 +89,11 @@ parse_path(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, gu
 static void
 parse_transport(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, guint8 *base)
 {
-	g_autofree char *value = NULL;
-	VlgTransport *field = (VlgTransport *)(base + def->offset);
+	guint choice;
 
-	if (!get_value(parse, group, def->key, &value))
-		return;
-	if (g_str_equal(value, "tcp"))
-		*field = VLG_TRANSPORT_TCP;
-	else if (g_str_equal(value, "udp"))
-		*field = VLG_TRANSPORT_UDP;
-	else
-		vlg_keyfile_index_error(parse->index, group, def->key, value, "must be tcp or udp");
+	if (vlg_keyfile_index_get_choice(parse->index, group, def->key, vlg_transport_names(),
+					 &choice))
+		*(VlgTransport *)(base + def->offset) = (VlgTransport)choice;
 }
 
 static gboolean
@@ -183,7 +147,7 @@ parse_listen(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, 
 	guint16 port = 0;
 	const char *why;
 
-	if (!get_value(parse, group, def->key, &value))
+	if (!vlg_keyfile_index_get_string(parse->index, group, def->key, &value))
 		return;
 	why = split_listen(value, &host, &port);
 	if (why != NULL) {
@@ -193,21 +157,6 @@ parse_listen(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, 
 	g_free(config->listen_address);
 	config->listen_address = host;
 	config->listen_port = port;
-}
-
-/* A DNS name or an IP literal (GUri has already taken the brackets off IPv6). */
-static gboolean
-host_is_valid(const char *host)
-{
-	if (host == NULL || *host == '\0')
-		return FALSE;
-	if (g_hostname_is_ip_address(host))
-		return TRUE;
-	for (const char *p = host; *p != '\0'; p++) {
-		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '.' && *p != '_')
-			return FALSE;
-	}
-	return host[0] != '.' && strstr(host, "..") == NULL;
 }
 
 /* stun://host[:port] or turn[s]://user:password@host[:port][?transport=udp|tcp], as webrtcbin's
@@ -227,7 +176,7 @@ check_ice_url(const char *url, gboolean turn)
 		return "the scheme must be stun://";
 	if (turn && !g_str_equal(scheme, "turn") && !g_str_equal(scheme, "turns"))
 		return "the scheme must be turn:// or turns://";
-	if (!host_is_valid(g_uri_get_host(uri)))
+	if (!vlg_url_host_is_valid(g_uri_get_host(uri)))
 		return "no valid host";
 	if (*g_uri_get_path(uri) != '\0' && !g_str_equal(g_uri_get_path(uri), "/"))
 		return "an ICE server URL has no path";
@@ -252,17 +201,12 @@ parse_list(VlgConfigParse *parse, const VlgConfigKey *def, const char *group, gu
 	   const char *(*check)(const char *item, gboolean turn), gboolean turn)
 {
 	char ***field = (char ***)(base + def->offset);
-	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) items = NULL;
 	g_autoptr(GStrvBuilder) kept = g_strv_builder_new();
 	gboolean ok = TRUE;
 
-	items = g_key_file_get_string_list(parse->keyfile, group, def->key, NULL, &error);
-	if (error != NULL) {
-		vlg_keyfile_index_error(parse->index, group, def->key, NULL,
-					"invalid escape sequence (write \\\\ for a backslash)");
+	if (!vlg_keyfile_index_get_string_list(parse->index, group, def->key, &items))
 		return;
-	}
 	for (guint i = 0; items[i] != NULL; i++) {
 		const char *item = g_strstrip(items[i]);
 		const char *why = *item == '\0' ? "empty list item" : check(item, turn);
@@ -413,20 +357,6 @@ profile_free(gpointer data)
 	g_free(profile);
 }
 
-static gboolean
-profile_name_is_valid(const char *name)
-{
-	gsize len = strlen(name);
-
-	if (len == 0 || len > VLG_PROFILE_NAME_MAX)
-		return FALSE;
-	for (const char *p = name; *p != '\0'; p++) {
-		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
-			return FALSE;
-	}
-	return TRUE;
-}
-
 /* A profile is exactly one of: passthrough, keyframes-only (the camera's own keyframes), or
  * transcoded (all of width, height, fps and bitrate). Settings it inherits from a built-in profile
  * give way to what its group says; contradictions written in the group are errors. */
@@ -477,12 +407,9 @@ parse_profile(VlgConfigParse *parse, const char *group, const char *name)
 {
 	VlgProfile *profile;
 
-	if (!profile_name_is_valid(name)) {
-		vlg_keyfile_index_error(parse->index, group, NULL, name,
-					"a profile name is 1-%d of A-Z a-z 0-9 _ -",
-					VLG_PROFILE_NAME_MAX);
+	if (!vlg_keyfile_index_check_name(parse->index, group, "a profile name", name,
+					  VLG_PROFILE_NAME_MAX))
 		return;
-	}
 	profile = (VlgProfile *)vlg_gateway_config_find_profile(parse->config, name);
 	if (profile == NULL) {
 		profile = profile_new(name, FALSE, FALSE, 0, 0, 0, 0);
@@ -537,13 +464,11 @@ config_new_defaults(void)
 	return config;
 }
 
-VlgGatewayConfig *
-vlg_gateway_config_load_data(const char *data, gsize length, const char *source_name,
-			     GError **error)
+static VlgGatewayConfig *
+config_load(VlgKeyfileIndex *index, GError **error)
 {
-	g_autoptr(VlgKeyfileIndex) index = vlg_keyfile_index_new(data, length, source_name);
 	g_autoptr(VlgGatewayConfig) config = config_new_defaults();
-	VlgConfigParse parse = { index, vlg_keyfile_index_keyfile(index), config };
+	VlgConfigParse parse = { index, config };
 	const char *const *groups = vlg_keyfile_index_groups(index);
 
 	for (guint i = 0; groups[i] != NULL; i++) {
@@ -566,40 +491,31 @@ vlg_gateway_config_load_data(const char *data, gsize length, const char *source_
 }
 
 VlgGatewayConfig *
+vlg_gateway_config_load_data(const char *data, gsize length, const char *source_name,
+			     GError **error)
+{
+	g_autoptr(VlgKeyfileIndex) index = vlg_keyfile_index_new(data, length, source_name);
+
+	return config_load(index, error);
+}
+
+VlgGatewayConfig *
 vlg_gateway_config_load_file(const char *path, GError **error)
 {
-	g_autoptr(GError) local = NULL;
-	g_autofree char *data = NULL;
-	gsize length = 0;
+	g_autoptr(VlgKeyfileIndex) index =
+		vlg_keyfile_index_new_from_file(path, VLG_ERROR_CONFIG, error);
 
-	if (!g_file_get_contents(path, &data, &length, &local)) {
-		g_set_error(error, VLG_ERROR, VLG_ERROR_CONFIG, "%s: cannot read: %s", path,
-			    local->message);
-		return NULL;
-	}
-	return vlg_gateway_config_load_data(data, length, path, error);
+	return index != NULL ? config_load(index, error) : NULL;
 }
 
 VlgGatewayConfig *
 vlg_gateway_config_load_default(GError **error)
 {
-	g_autoptr(GError) local = NULL;
-	g_autoptr(GBytes) bytes = NULL;
-	gsize length = 0;
-	const char *data;
+	g_autoptr(VlgKeyfileIndex) index =
+		vlg_keyfile_index_new_from_resource(VLG_GATEWAY_CONFIG_RESOURCE, VLG_ERROR_CONFIG,
+						    error);
 
-	/* Through our own GResource: naming it links its object file out of the static library,
-	 * which a lookup by path alone would not. */
-	bytes = g_resource_lookup_data(vlg_config_get_resource(), VLG_GATEWAY_CONFIG_RESOURCE,
-				       G_RESOURCE_LOOKUP_FLAGS_NONE, &local);
-	if (bytes == NULL) {
-		g_set_error(error, VLG_ERROR, VLG_ERROR_CONFIG, "built-in gateway.conf: %s",
-			    local->message);
-		return NULL;
-	}
-	data = g_bytes_get_data(bytes, &length);
-	return vlg_gateway_config_load_data(data, length, "resource://" VLG_GATEWAY_CONFIG_RESOURCE,
-					    error);
+	return index != NULL ? config_load(index, error) : NULL;
 }
 
 const VlgProfile *
@@ -634,14 +550,23 @@ vlg_gateway_config_free(VlgGatewayConfig *config)
 	return NULL;
 }
 
+/* Indexed by VlgTransport. */
+static const char *const transport_names[] = {
+	[VLG_TRANSPORT_TCP] = "tcp",
+	[VLG_TRANSPORT_UDP] = "udp",
+	NULL,
+};
+
 const char *
 vlg_transport_to_string(VlgTransport transport)
 {
-	switch (transport) {
-	case VLG_TRANSPORT_TCP:
-		return "tcp";
-	case VLG_TRANSPORT_UDP:
-		return "udp";
-	}
-	return "unknown";
+	if ((guint)transport >= G_N_ELEMENTS(transport_names) - 1)
+		return "unknown";
+	return transport_names[transport];
+}
+
+const char *const *
+vlg_transport_names(void)
+{
+	return transport_names;
 }

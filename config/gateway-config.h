@@ -79,5 +79,7 @@ VlgGatewayConfig *vlg_gateway_config_free(VlgGatewayConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgGatewayConfig, vlg_gateway_config_free)
 
 const char *vlg_transport_to_string(VlgTransport transport);
+/* "tcp", "udp": the names of the transports indexed by VlgTransport, NULL-terminated. */
+const char *const *vlg_transport_names(void);
 
 G_END_DECLS

@@ -9,9 +9,11 @@
  */
 #include "config/keyfile-index.h"
 
+#include <gio/gio.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "config/config-resources.h"
 #include "config/vlg-error.h"
 
 /* Past this many, the message would only bury the first errors; the count is still given. */
@@ -305,6 +307,44 @@ vlg_keyfile_index_new(const char *data, gsize length, const char *source_name)
 }
 
 VlgKeyfileIndex *
+vlg_keyfile_index_new_from_file(const char *path, int code, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autofree char *data = NULL;
+	gsize length = 0;
+
+	if (!g_file_get_contents(path, &data, &length, &local)) {
+		g_set_error(error, VLG_ERROR, code, "%s: cannot read: %s", path, local->message);
+		return NULL;
+	}
+	return vlg_keyfile_index_new(data, length, path);
+}
+
+VlgKeyfileIndex *
+vlg_keyfile_index_new_from_resource(const char *resource_path, int code, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autofree char *name = NULL;
+	g_autofree char *base = NULL;
+	gsize length = 0;
+	const char *data;
+
+	/* Through our own GResource: naming it links its object file out of the static library,
+	 * which a lookup by path alone would not. */
+	bytes = g_resource_lookup_data(vlg_config_get_resource(), resource_path,
+				       G_RESOURCE_LOOKUP_FLAGS_NONE, &local);
+	if (bytes == NULL) {
+		base = g_path_get_basename(resource_path);
+		g_set_error(error, VLG_ERROR, code, "built-in %s: %s", base, local->message);
+		return NULL;
+	}
+	data = g_bytes_get_data(bytes, &length);
+	name = g_strconcat("resource://", resource_path, NULL);
+	return vlg_keyfile_index_new(data, length, name);
+}
+
+VlgKeyfileIndex *
 vlg_keyfile_index_free(VlgKeyfileIndex *index)
 {
 	if (index == NULL)
@@ -409,6 +449,119 @@ guint
 vlg_keyfile_index_n_errors(const VlgKeyfileIndex *index)
 {
 	return index->errors->len;
+}
+
+static void
+report_bad_escape(VlgKeyfileIndex *index, const char *group, const char *key)
+{
+	vlg_keyfile_index_error(index, group, key, NULL,
+				"invalid escape sequence (write \\\\ for a backslash)");
+}
+
+gboolean
+vlg_keyfile_index_get_string(VlgKeyfileIndex *index, const char *group, const char *key,
+			     char **value)
+{
+	g_autoptr(GError) error = NULL;
+	/* On a bad escape GKeyFile returns a string and an error both. */
+	g_autofree char *text = g_key_file_get_string(index->keyfile, group, key, &error);
+
+	if (error != NULL) {
+		report_bad_escape(index, group, key);
+		return FALSE;
+	}
+	*value = g_steal_pointer(&text);
+	return TRUE;
+}
+
+gboolean
+vlg_keyfile_index_check_name(VlgKeyfileIndex *index, const char *group, const char *what,
+			     const char *name, guint max)
+{
+	gsize len = strlen(name);
+	gboolean valid = len > 0 && len <= max;
+
+	for (const char *p = name; valid && *p != '\0'; p++)
+		valid = g_ascii_isalnum(*p) || *p == '-' || *p == '_';
+	if (!valid)
+		vlg_keyfile_index_error(index, group, NULL, name,
+					"%s is 1-%u of A-Z a-z 0-9 _ -", what, max);
+	return valid;
+}
+
+gboolean
+vlg_keyfile_index_get_string_list(VlgKeyfileIndex *index, const char *group, const char *key,
+				  char ***items)
+{
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) list = g_key_file_get_string_list(index->keyfile, group, key, NULL, &error);
+
+	if (error != NULL) {
+		report_bad_escape(index, group, key);
+		return FALSE;
+	}
+	*items = g_steal_pointer(&list);
+	return TRUE;
+}
+
+gboolean
+vlg_keyfile_index_get_boolean(VlgKeyfileIndex *index, const char *group, const char *key,
+			      gboolean *flag)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *value = NULL;
+	gboolean parsed = g_key_file_get_boolean(index->keyfile, group, key, &error);
+
+	if (error == NULL) {
+		*flag = parsed;
+		return TRUE;
+	}
+	if (vlg_keyfile_index_get_string(index, group, key, &value))
+		vlg_keyfile_index_error(index, group, key, value, "must be true or false");
+	return FALSE;
+}
+
+gboolean
+vlg_keyfile_index_get_uint(VlgKeyfileIndex *index, const char *group, const char *key, guint min,
+			   guint max, guint *number)
+{
+	g_autofree char *value = NULL;
+	guint64 parsed;
+
+	if (!vlg_keyfile_index_get_string(index, group, key, &value))
+		return FALSE;
+	if (!g_ascii_string_to_unsigned(value, 10, min, max, &parsed, NULL)) {
+		vlg_keyfile_index_error(index, group, key, value,
+					"must be a whole number from %u to %u", min, max);
+		return FALSE;
+	}
+	*number = (guint)parsed;
+	return TRUE;
+}
+
+gboolean
+vlg_keyfile_index_get_choice(VlgKeyfileIndex *index, const char *group, const char *key,
+			     const char *const *names, guint *choice)
+{
+	g_autofree char *value = NULL;
+	g_autoptr(GString) expected = NULL;
+	guint n = 0;
+
+	if (!vlg_keyfile_index_get_string(index, group, key, &value))
+		return FALSE;
+	for (; names[n] != NULL; n++) {
+		if (g_str_equal(value, names[n])) {
+			*choice = n;
+			return TRUE;
+		}
+	}
+	/* "must be a, b or c" */
+	expected = g_string_new(NULL);
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(expected, "%s%s", i == 0 ? "" : (i + 1 < n ? ", " : " or "),
+				       names[i]);
+	vlg_keyfile_index_error(index, group, key, value, "must be %s", expected->str);
+	return FALSE;
 }
 
 /* By line, errors without a line last, then in the order found. */
