@@ -111,6 +111,8 @@ print_banner(VlgApp *app, const char *catalogue_name)
 	printf("linkage-gateway %s listening on http://%s%s%s:%u/ (%u cameras from %s)\n",
 	       VLG_VERSION, v6 ? "[" : "", host, v6 ? "]" : "", port, app->camera_list->len,
 	       catalogue_name);
+	printf("  operator wall:           http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
+	       port);
 	printf("  cameras and their state: http://%s%s%s:%u/api/v1/cameras\n", v6 ? "[" : "", host,
 	       v6 ? "]" : "", port);
 	printf("  metrics:                 http://%s%s%s:%u/metrics\n", v6 ? "[" : "", host,

@@ -32,12 +32,13 @@ build_all() {
 	ninja -C "$build"
 }
 
+camsim_pid=""
+
 run_demo() {
-	local camsim_pid
 	"$build/tests/camsim/linkage-camsim" --address 127.0.0.1 --port 8554 --control-port 8555 \
 		--media-dir "$build/tests/media" &
 	camsim_pid=$!
-	trap 'kill "$camsim_pid" 2>/dev/null; wait "$camsim_pid" 2>/dev/null || true' EXIT
+	trap 'if [ -n "$camsim_pid" ]; then kill "$camsim_pid" 2>/dev/null; wait "$camsim_pid" 2>/dev/null; fi; true' EXIT
 	sleep 0.5
 	echo "quickstart: simulated cameras on rtsp://127.0.0.1:8554/ (pid $camsim_pid); Ctrl-C stops the demo"
 	GIO_USE_PROXY_RESOLVER=dummy "$build/gateway/linkage-gateway"
