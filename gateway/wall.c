@@ -368,7 +368,11 @@ set_layout(Wall *wall, JsonObject *message)
 	for (guint i = layout; i < MAX_TILES; i++)
 		tile_clear(wall, i);
 	wall->layout = (guint)layout;
-	ensure_slots(wall, wall->layout);
+	/* Every tile the largest layout has, from the first offer on: webrtcbin 1.22 aborts (an
+	 * assertion in its PeerConnection thread) when a renegotiation adds m-lines to a bundled
+	 * session, and a wall that never renegotiates also never risks glare. An idle transceiver
+	 * costs the browser next to nothing. */
+	ensure_slots(wall, MAX_TILES);
 	return TRUE;
 }
 

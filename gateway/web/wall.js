@@ -13,11 +13,23 @@ const SEARCH_DELAY_MS = 250;
 const SEARCH_MAX_BYTES = 64;
 const PING_EVERY_MS = 15000;
 const PONG_WAIT_MS = 10000;
+const OFFER_WAIT_MS = 10000;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 const STATS_EVERY_MS = 1000;
 
-const token = new URLSearchParams(location.search).get('token');
+const params = new URLSearchParams(location.search);
+const token = params.get('token');
+/* ?debug: every message in and out on the console (SDP cut short). */
+const debug = params.has('debug');
+
+function trace(direction, msg) {
+	if (!debug)
+		return;
+	const text = JSON.stringify(msg, (key, value) =>
+		key === 'sdp' && typeof value === 'string' ? `${value.length} bytes, ${(value.match(/^m=/gm) || []).length} m-lines` : value);
+	console.debug(`${Math.round(performance.now())} ${direction} ${text}`);
+}
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -460,6 +472,8 @@ const connection = {
 	reconnectTimer: null,
 	pingTimer: null,
 	pongDue: 0,
+	offerTimer: null, /* the first offer is late: start over */
+	drops: 0, /* connections lost since the page loaded */
 	answering: Promise.resolve(),
 	tracks: new Map(), /* mid -> MediaStream of that transceiver's track */
 };
@@ -467,6 +481,7 @@ const connection = {
 function send(msg) {
 	const ws = connection.ws;
 	if (ws && ws.readyState === WebSocket.OPEN) {
+		trace('>>', msg);
 		ws.send(JSON.stringify(msg));
 		return true;
 	}
@@ -508,6 +523,8 @@ function connect() {
 		if (token)
 			hello.token = token;
 		send(hello);
+		connection.offerTimer = setTimeout(() => dropConnection('the gateway sent no offer'),
+			OFFER_WAIT_MS);
 		connection.pongDue = 0;
 		connection.pingTimer = setInterval(keepAlive, PING_EVERY_MS);
 	});
@@ -527,8 +544,11 @@ function dropConnection(why) {
 	const ws = connection.ws;
 	connection.ws = null;
 	connection.ready = false;
+	connection.drops++;
 	clearInterval(connection.pingTimer);
 	connection.pingTimer = null;
+	clearTimeout(connection.offerTimer);
+	connection.offerTimer = null;
 	if (ws && ws.readyState <= WebSocket.OPEN)
 		ws.close();
 	stopPeer();
@@ -670,6 +690,8 @@ const handlers = {
 		renderTiles();
 	},
 	offer(msg) {
+		clearTimeout(connection.offerTimer);
+		connection.offerTimer = null;
 		if (typeof msg.sdp === 'string')
 			answerOffer(msg.sdp);
 	},
@@ -700,6 +722,7 @@ function receive(data) {
 	} catch {
 		return;
 	}
+	trace('<<', msg);
 	const handler = msg && typeof msg.type === 'string' && Object.hasOwn(handlers, msg.type)
 		? handlers[msg.type] : null;
 	if (handler)
@@ -804,6 +827,8 @@ window.vlgWall = {
 	},
 	layout: () => wall.layout,
 	connected: () => connection.ready,
+	/* Connections lost (and started again) since the page loaded. */
+	drops: () => connection.drops,
 };
 
 function start() {

@@ -37,12 +37,15 @@ def hello(gateway):
     ws.recv_type("welcome")
     offer = ws.recv_type("offer")
     mlines = [l for l in offer["sdp"].splitlines() if l.startswith("m=video")]
-    assert len(mlines) == 4, offer["sdp"]
+    assert len(mlines) == 16, offer["sdp"]  # every tile of the largest layout, negotiated once
     assert "a=sendonly" in offer["sdp"] and "H264/90000" in offer["sdp"]
     assert "a=candidate" in offer["sdp"], "the offer should hold its candidates"
     tiles = ws.recv_type("tiles")
     assert tiles["tiles"][0]["camera"] == "cam-1", tiles
     assert [t["state"] for t in tiles["tiles"][1:]] == ["empty"] * 3, tiles
+    ws.send({"type": "set-layout", "layout": 9})
+    tiles = ws.recv_type("tiles")
+    assert len(tiles["tiles"]) == 9 and tiles["tiles"][0]["camera"] == "cam-1", tiles
     ws.send({"type": "ping"})
     ws.recv_type("pong")
     ws.close()
