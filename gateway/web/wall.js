@@ -11,12 +11,15 @@ const MAX_TILES = 16;
 const STORAGE_KEY = 'vlg-wall';
 const SEARCH_DELAY_MS = 250;
 const SEARCH_MAX_BYTES = 64;
+const SEARCH_LIMIT = 50;
 const PING_EVERY_MS = 15000;
 const PONG_WAIT_MS = 10000;
 const OFFER_WAIT_MS = 10000;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 const STATS_EVERY_MS = 1000;
+const TREE_REFRESH_MS = 10000;
+const TREE_REFRESH_MAX_NODES = 20;
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token');
@@ -161,6 +164,35 @@ function cameraItem(camera, sub) {
 	return li;
 }
 
+/* Tile states in the words of the tree (ingest states). */
+const TREE_STATE = { live: 'live', connecting: 'connecting', retrying: 'retrying', offline: 'failed',
+	degraded: 'live', paused: 'live' };
+
+function setTreeState(camera, state) {
+	for (const dot of document.querySelectorAll(`li.camera[data-camera="${CSS.escape(camera)}"] .dot`)) {
+		dot.className = `dot state-${state}`;
+		dot.title = state;
+	}
+}
+
+/* Camera states of the expanded levels (a few requests: only what is open is refreshed). */
+async function refreshTree() {
+	if (document.hidden)
+		return;
+	const open = [...document.querySelectorAll('li.node[aria-expanded="true"]')]
+		.filter((li) => li.querySelector(':scope > ul > li.camera'))
+		.slice(0, TREE_REFRESH_MAX_NODES);
+	for (const li of open) {
+		try {
+			const reply = await api(`/api/v1/org/${encodeURIComponent(li.dataset.code)}`);
+			for (const camera of reply.cameras || [])
+				setTreeState(camera.id, camera.state || 'idle');
+		} catch {
+			/* The next round tries again; the connection badge tells about outages. */
+		}
+	}
+}
+
 function message(text, isError) {
 	return element('li', `tree-message${isError ? ' error' : ''}`, text);
 }
@@ -270,10 +302,13 @@ async function runSearch() {
 		const cameras = element('ul');
 		for (const camera of reply.cameras || [])
 			cameras.append(cameraItem(camera, camera.id));
+		/* The server answers 50 of each at most: say when there may be more. */
+		const count = (list) => (list.childNodes.length >= SEARCH_LIMIT
+			? `first ${SEARCH_LIMIT}, refine the search` : String(list.childNodes.length));
 		if (nodes.childNodes.length)
-			fragment.append(element('div', 'section-title', `Places (${nodes.childNodes.length})`), nodes);
+			fragment.append(element('div', 'section-title', `Places (${count(nodes)})`), nodes);
 		if (cameras.childNodes.length)
-			fragment.append(element('div', 'section-title', `Cameras (${cameras.childNodes.length})`), cameras);
+			fragment.append(element('div', 'section-title', `Cameras (${count(cameras)})`), cameras);
 		if (!fragment.childNodes.length)
 			fragment.append(element('div', 'tree-message', `Nothing matches “${query}”`));
 		results.replaceChildren(fragment);
@@ -666,6 +701,8 @@ function applyTiles(entries) {
 		};
 		if (camera && entry.name)
 			wall.names[camera] = entry.name;
+		if (camera && TREE_STATE[entry.state])
+			setTreeState(camera, TREE_STATE[entry.state]);
 		if (tile.pending !== undefined && tile.pending !== camera)
 			continue; /* an older view of a tile the operator just changed */
 		tile.pending = undefined;
@@ -762,8 +799,8 @@ async function collectStats() {
 const previous = new Map(); /* mid -> {bytes, timestamp} for the bit rate */
 
 function formatStats(s, rtt, mid) {
-	if (!s)
-		return 'no media yet';
+	if (!s || !s.framesDecoded)
+		return 'no video';
 	const last = previous.get(mid);
 	let kbps = null;
 	if (last && s.timestamp > last.timestamp)
@@ -844,6 +881,7 @@ function start() {
 	$('#search').addEventListener('input', onSearchInput);
 	$('#search').addEventListener('keydown', onSearchKey);
 	setInterval(updateStats, STATS_EVERY_MS);
+	setInterval(refreshTree, TREE_REFRESH_MS);
 	renderTiles();
 	loadRoot();
 	connect();
