@@ -78,6 +78,26 @@ send_simple(Wall *wall, const char *type, const char *key, const char *value)
 	send_json(wall, builder);
 }
 
+static void
+send_welcome(Wall *wall)
+{
+	static const int layouts[] = { 1, 4, 9, 16 };
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "type");
+	json_builder_add_string_value(builder, "welcome");
+	json_builder_set_member_name(builder, "wall");
+	json_builder_add_string_value(builder, wall->id);
+	json_builder_set_member_name(builder, "layouts");
+	json_builder_begin_array(builder);
+	for (guint i = 0; i < G_N_ELEMENTS(layouts); i++)
+		json_builder_add_int_value(builder, layouts[i]);
+	json_builder_end_array(builder);
+	json_builder_end_object(builder);
+	send_json(wall, builder);
+}
+
 /* ---- tiles ---- */
 
 static void
@@ -94,6 +114,19 @@ tile_clear(Wall *wall, guint index)
 	g_clear_pointer(&tile->camera_id, g_free);
 }
 
+/* The tile's camera feeds its transceiver. webrtcbin 1.22 learns each slot's caps from the first
+ * buffers, so sources attach at once, before the first offer (deferring them to the answer left
+ * the transceivers without media in Chromium). */
+static void
+tile_start_sending(Wall *wall, guint index)
+{
+	Tile *tile = &wall->tiles[index];
+	if (!tile->source || tile->sending)
+		return;
+	tile->sending = TRUE;
+	vlg_webrtc_peer_set_slot_source(wall->peer, index, tile->source);
+}
+
 static void
 tile_set(Wall *wall, guint index, const char *camera_id)
 {
@@ -104,8 +137,7 @@ tile_set(Wall *wall, guint index, const char *camera_id)
 	tile_clear(wall, index);
 	tile->camera_id = g_strdup(camera_id);
 	tile->source = vlg_app_acquire_rtp_source(wall->app, camera_id);
-	tile->sending = TRUE;
-	vlg_webrtc_peer_set_slot_source(wall->peer, index, tile->source);
+	tile_start_sending(wall, index);
 }
 
 /* What a tile shows, for the operator: the state and, when not live, why. */
@@ -239,6 +271,17 @@ connect_deadline(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static guint
+count_media(const char *sdp)
+{
+	guint count = 0;
+
+	for (const char *p = sdp; (p = strstr(p, "m=")); p += 2)
+		if (p == sdp || p[-1] == '\n')
+			count++;
+	return count;
+}
+
 static void
 on_offer(VlgWebrtcPeer *peer, const char *sdp, const GError *error, gpointer data)
 {
@@ -247,6 +290,14 @@ on_offer(VlgWebrtcPeer *peer, const char *sdp, const GError *error, gpointer dat
 	if (!sdp) {
 		g_warning("wall %s: no offer: %s", wall->id, error->message);
 		vlg_ws_close(wall->connection, 1011, "the gateway could not make an offer");
+		return;
+	}
+	if (count_media(sdp) != vlg_webrtc_peer_slot_count(peer)) {
+		/* Seen rarely with webrtcbin 1.22: a transceiver missing from the offer. Sending media
+		 * to it later would abort the daemon; the page reconnects and gets a fresh peer. */
+		g_warning("wall %s: the offer has %u m-lines for %u tiles, starting over", wall->id,
+			  count_media(sdp), vlg_webrtc_peer_slot_count(peer));
+		vlg_ws_close(wall->connection, 1011, "incomplete offer, reconnect");
 		return;
 	}
 	send_simple(wall, "offer", "sdp", sdp);
@@ -395,7 +446,7 @@ handle_hello(Wall *wall, JsonObject *message)
 		wall->peer = vlg_webrtc_peer_free(wall->peer);
 		return;
 	}
-	send_simple(wall, "welcome", "wall", wall->id);
+	send_welcome(wall);
 	tiles = json_object_has_member(message, "tiles") ?
 			json_object_get_array_member(message, "tiles") :
 			NULL;

@@ -761,7 +761,7 @@ vlg_webrtc_peer_add_slot(VlgWebrtcPeer *peer)
 	/* Every tile shares the payload type inside one BUNDLE, so the browser tells tiles apart by
 	 * SSRC: each tile keeps its own whatever camera it shows. */
 	sender->ssrc = ssrc;
-	ensure_playing(peer);
+	/* Not PLAYING yet: the pipeline starts with the offer, once every slot exists. */
 	return peer->senders->len - 1;
 }
 
