@@ -755,8 +755,16 @@ vlg_webrtc_peer_add_slot(VlgWebrtcPeer *peer)
 		"profile-level-id", G_TYPE_STRING, VLG_WALL_PROFILE_LEVEL_ID, "ssrc", G_TYPE_UINT,
 		ssrc, NULL);
 	Sender *sender = add_sender(peer, caps, NULL);
+	GstWebRTCRTPTransceiver *transceiver = NULL;
 
 	g_return_val_if_fail(sender != NULL, 0);
+	/* The offer must not depend on whether the slot's appsrc answers a caps query in time: it
+	 * did not always (offers came out with m-lines missing), so the codec is stated up front. */
+	g_object_get(sender->sinkpad, "transceiver", &transceiver, NULL);
+	if (transceiver) {
+		g_object_set(transceiver, "codec-preferences", caps, NULL);
+		gst_object_unref(transceiver);
+	}
 	sender->payload_type = VLG_RTP_SOURCE_PAYLOAD_TYPE;
 	/* Every tile shares the payload type inside one BUNDLE, so the browser tells tiles apart by
 	 * SSRC: each tile keeps its own whatever camera it shows. */

@@ -12,7 +12,7 @@ CLIPS = {"cam-1": "h264-cbp-360p", "cam-2": "h264-main-720p"}
 
 
 def main():
-    tap = harness.Tap(6)
+    tap = harness.Tap(7)
     camsim = harness.Camsim(CLIPS)
     workdir = tempfile.mkdtemp(prefix="vlg-wall-")
     cameras = {cid: (camsim.url(cid), False) for cid in CLIPS}
@@ -20,6 +20,8 @@ def main():
     try:
         tap.run("hello gets welcome, one offer with a transceiver per tile, and tile states",
                 hello, gateway)
+        tap.run("30 walls opened with cameras on their tiles each get a complete offer",
+                complete_offers, gateway)
         tap.run("bad messages get errors and the wall goes on", bad_messages, gateway)
         tap.run("a message over 64 KiB closes with 1009", oversize, gateway)
         tap.run("invalid UTF-8 closes with 1007", bad_utf8, gateway)
@@ -49,6 +51,19 @@ def hello(gateway):
     ws.send({"type": "ping"})
     ws.recv_type("pong")
     ws.close()
+
+
+def complete_offers(gateway):
+    # A reload opens a wall whose hello already names cameras, so media flows while the first
+    # offer is made; webrtcbin 1.22 once left m-lines out of such offers.
+    tiles = [{"tile": t, "camera": "cam-1" if t % 2 else "cam-2"} for t in (0, 1, 2, 3, 6)]
+    for _ in range(30):
+        ws = harness.WebSocket(gateway.port, "/ws/wall")
+        ws.send({"type": "hello", "layout": 9, "tiles": tiles})
+        offer = ws.recv_type("offer")
+        mlines = [l for l in offer["sdp"].splitlines() if l.startswith("m=")]
+        assert len(mlines) == 16, "%d m-lines" % len(mlines)
+        ws.close()
 
 
 def bad_messages(gateway):
