@@ -94,6 +94,11 @@ def bad_messages(gateway):
         ws.send(message)
         reply = ws.recv_type("error")
         assert reply["code"] == code, (message, reply)
+    # Candidates that do not parse, or name addresses outside [ice] addresses: dropped quietly.
+    for candidate in ("garbage", "candidate:1 1 UDP 1 10.1.2.3 9 typ host", "candidate:" + "9" * 300):
+        ws.send({"type": "candidate", "candidate": candidate, "sdpMLineIndex": 0})
+    ws.send({"type": "ping"})
+    ws.recv_type("pong")
     # An answer that is not SDP: refused, the wall stays.
     ws.send({"type": "answer", "sdp": "garbage"})
     assert ws.recv_type("error")["code"] in ("bad-sdp", "bad-message")
