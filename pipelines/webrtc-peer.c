@@ -47,6 +47,7 @@ typedef struct {
 	gboolean rebase;    /* the next packet starts a new source timeline */
 	VlgHub *hub;        /* the source's RTP hub, or NULL */
 	VlgHubConsumer *consumer;
+	VlgRtpSource *when_connected; /* WHEP: attach once ICE and DTLS are up */
 } Sender;
 
 struct _VlgWebrtcPeer {
@@ -346,6 +347,20 @@ filter_candidates(VlgWebrtcPeer *peer, GstSDPMessage *sdp)
 
 /* ---- webrtcbin signals (its threads) ---- */
 
+/* A WHEP viewer's camera is attached when the connection is up: the hub's keyframe cache then
+ * reaches a viewer that can use it at once (attached earlier, the replay met a pipeline not yet
+ * playing and was lost, and viewers sometimes stalled until a keyframe that never decoded). */
+static void
+attach_waiting_senders(VlgWebrtcPeer *peer)
+{
+	for (guint i = 0; i < peer->senders->len; i++) {
+		Sender *sender = peer->senders->pdata[i];
+
+		if (sender->when_connected)
+			sender_set_source(sender, g_steal_pointer(&sender->when_connected));
+	}
+}
+
 static void
 connection_state_on_main(VlgWebrtcPeer *peer, gpointer data)
 {
@@ -357,6 +372,7 @@ connection_state_on_main(VlgWebrtcPeer *peer, gpointer data)
 		set_state(peer, VLG_PEER_CONNECTING);
 		break;
 	case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+		attach_waiting_senders(peer);
 		set_state(peer, VLG_PEER_CONNECTED);
 		break;
 	case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
@@ -667,7 +683,7 @@ add_video_sender(VlgWebrtcPeer *peer, VlgRtpSource *video, const VideoChoice *ch
 	if (!sender)
 		return FALSE;
 	sender->payload_type = (guint8)choice->payload_type;
-	sender_set_source(sender, video);
+	sender->when_connected = video;
 	return TRUE;
 }
 
