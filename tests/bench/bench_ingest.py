@@ -15,24 +15,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 import harness  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
+from proc_stats import cpu_seconds, rss_mb, threads  # noqa: E402
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
-
-def rss_mb(pid):
-    with open("/proc/%d/statm" % pid) as f:
-        return int(f.read().split()[1]) * PAGE / 1e6
-
-
-def threads(pid):
-    return len(os.listdir("/proc/%d/task" % pid))
 
 
 def measure(pid, seconds):

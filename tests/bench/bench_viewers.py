@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
+from proc_stats import cpu_seconds, rss_mb, threads  # noqa: E402
 
 WHEP_LOAD = os.environ.get("VLG_WHEP_LOAD", "build/tests/tools/vlg-whep-load")
 BARE_SENDER = os.environ.get("VLG_BARE_SENDER", "build/tests/tools/vlg-bare-sender")
@@ -36,8 +37,6 @@ VIEWER_POINTS = (1, 10, 25, 50, 100)
 MULTI_CAMERAS = 16
 MULTI_VIEWERS_EACH = 2
 STAGGER_MS = 50
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 NETNS_MARK = "VLG_BENCH_IN_NETNS"
 
 
@@ -57,19 +56,6 @@ def enter_loopback_namespace():
         sys.exit("bench_viewers: expected only lo in this namespace, found %s" % interfaces)
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid):
-    with open("/proc/%d/statm" % pid) as f:
-        return int(f.read().split()[1]) * PAGE / 1e6
-
-
-def threads(pid):
-    return len(os.listdir("/proc/%d/task" % pid))
 
 
 def run_load(urls, viewers, seconds, sender_pid):

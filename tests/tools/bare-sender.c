@@ -19,12 +19,12 @@
  * connections run on GThreadedSocketService threads, which hand each request to the main loop
  * and wait (bounded) for its reply. webrtcbin callbacks hand over with g_main_context_invoke().
  */
+#include "loopback-ice.h"
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
-#include <nice/agent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,26 +184,6 @@ session_remove(Session *session)
 		session_finish_detach(session);
 }
 
-static gboolean
-session_restrict_ice(GstElement *webrtc)
-{
-	g_autoptr(GstWebRTCICE) ice = NULL;
-	g_autoptr(GObject) agent = NULL;
-	NiceAddress address;
-
-	g_object_get(webrtc, "ice-agent", &ice, NULL);
-	if (!ice)
-		return FALSE;
-	g_object_set(ice, "ice-tcp", FALSE, NULL);
-	g_object_get(ice, "agent", &agent, NULL);
-	if (!agent || !NICE_IS_AGENT(agent))
-		return FALSE;
-	/* No SSDP from Debian's libnice; loopback gathered only because it is added here. */
-	g_object_set(agent, "upnp", FALSE, NULL);
-	nice_address_init(&address);
-	return nice_address_set_from_string(&address, BARE_ICE_ADDRESS) &&
-	       nice_agent_add_local_address(NICE_AGENT(agent), &address);
-}
 
 typedef struct {
 	gchar *id;
@@ -468,7 +448,7 @@ session_attach_unowned(Session *session, GstSDPMessage *offer, gchar **why)
 	}
 	g_object_set(session->capssetter, "caps", caps, "join", TRUE, "replace", FALSE, NULL);
 	gst_util_set_object_arg(G_OBJECT(session->webrtc), "bundle-policy", "max-bundle");
-	if (!session_restrict_ice(session->webrtc)) {
+	if (!vlg_test_restrict_ice(session->webrtc, BARE_ICE_ADDRESS)) {
 		*why = g_strdup("cannot restrict ICE to " BARE_ICE_ADDRESS);
 		return FALSE;
 	}

@@ -22,12 +22,12 @@
  * streaming threads and the HTTP worker hand their results to it with g_main_context_invoke();
  * only the decoded-frame counters are touched from a streaming thread (atomics and a mutex).
  */
+#include "loopback-ice.h"
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
-#include <nice/agent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,27 +555,6 @@ vlg_whep_on_pad_added(GstElement *webrtc, GstPad *pad, gpointer user_data)
  * once an address is added it gathers on that one only, which is also what keeps a test off the
  * host's real interfaces. UPnP is off because Debian's libnice multicasts SSDP otherwise.
  */
-static gboolean
-vlg_whep_restrict_ice(GstElement *webrtc)
-{
-	g_autoptr(GstWebRTCICE) ice = NULL;
-	g_autoptr(GObject) agent = NULL;
-	NiceAddress address;
-
-	g_object_get(webrtc, "ice-agent", &ice, NULL);
-	if (!ice)
-		return FALSE;
-	/* UDP only: fewer candidates, and a test has no use for ICE-TCP. */
-	g_object_set(ice, "ice-tcp", FALSE, NULL);
-	g_object_get(ice, "agent", &agent, NULL);
-	if (!agent || !NICE_IS_AGENT(agent))
-		return FALSE;
-	g_object_set(agent, "upnp", FALSE, NULL);
-	nice_address_init(&address);
-	if (!nice_address_set_from_string(&address, VLG_WHEP_ICE_ADDRESS))
-		return FALSE;
-	return nice_agent_add_local_address(NICE_AGENT(agent), &address);
-}
 
 /* ---- signalling ---- */
 
@@ -1030,7 +1009,7 @@ vlg_whep_build(VlgWhepClient *client)
 	gst_object_ref_sink(client->webrtc);
 	gst_bin_add(GST_BIN(client->pipeline), client->webrtc);
 	gst_util_set_object_arg(G_OBJECT(client->webrtc), "bundle-policy", "max-bundle");
-	if (!vlg_whep_restrict_ice(client->webrtc)) {
+	if (!vlg_test_restrict_ice(client->webrtc, VLG_WHEP_ICE_ADDRESS)) {
 		g_printerr("whep-client: cannot restrict ICE to " VLG_WHEP_ICE_ADDRESS "\n");
 		return FALSE;
 	}

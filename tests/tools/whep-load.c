@@ -25,12 +25,12 @@
  * callbacks and HTTP workers hand over with g_main_context_invoke(); streaming threads touch only
  * the atomic counters. A watchdog thread ends the process if the loop ever gets stuck.
  */
+#include "loopback-ice.h"
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
-#include <nice/agent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,26 +253,6 @@ viewer_fail(Viewer *viewer, gchar *why)
 	g_printerr("whep-load: viewer %u: %s\n", viewer->index, why);
 }
 
-static gboolean
-viewer_restrict_ice(GstElement *webrtc)
-{
-	g_autoptr(GstWebRTCICE) ice = NULL;
-	g_autoptr(GObject) agent = NULL;
-	NiceAddress address;
-
-	g_object_get(webrtc, "ice-agent", &ice, NULL);
-	if (!ice)
-		return FALSE;
-	g_object_set(ice, "ice-tcp", FALSE, NULL);
-	g_object_get(ice, "agent", &agent, NULL);
-	if (!agent || !NICE_IS_AGENT(agent))
-		return FALSE;
-	/* Debian's libnice multicasts SSDP unless told not to; loopback is ignored unless added. */
-	g_object_set(agent, "upnp", FALSE, NULL);
-	nice_address_init(&address);
-	return nice_address_set_from_string(&address, LOAD_ICE_ADDRESS) &&
-	       nice_agent_add_local_address(NICE_AGENT(agent), &address);
-}
 
 static GstPadProbeReturn
 viewer_on_rtp(GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
@@ -508,7 +488,7 @@ viewer_start(Viewer *viewer)
 	}
 	gst_bin_add(GST_BIN(viewer->pipeline), viewer->webrtc);
 	gst_util_set_object_arg(G_OBJECT(viewer->webrtc), "bundle-policy", "max-bundle");
-	if (!viewer_restrict_ice(viewer->webrtc)) {
+	if (!vlg_test_restrict_ice(viewer->webrtc, LOAD_ICE_ADDRESS)) {
 		g_printerr("whep-load: cannot restrict ICE to " LOAD_ICE_ADDRESS "\n");
 		return FALSE;
 	}
