@@ -262,6 +262,13 @@ static const VlgConfigKey config_keys[] = {
 	{ "gateway", "tls-private-key", parse_path, CONFIG_FIELD(tls_private_key), 0, 0, 0 },
 	{ "gateway", "metrics-require-token", parse_bool, CONFIG_FIELD(metrics_require_token), 0,
 	  0, 0 },
+	{ "auth", "hs256", parse_bool, CONFIG_FIELD(hs256_enabled), 0, 0, 0 },
+	{ "auth", "hs256-secret-file", parse_path, CONFIG_FIELD(hs256_secret_file), 0, 0, 0 },
+	{ "auth", "es256-public-key-file", parse_path, CONFIG_FIELD(es256_public_key_file), 0, 0,
+	  0 },
+	{ "auth", "audience", parse_path, CONFIG_FIELD(token_audience), 0, 0, VLG_KEY_REQUIRED },
+	{ "auth", "issuer", parse_path, CONFIG_FIELD(token_issuer), 0, 0, 0 },
+	{ "auth", "leeway", parse_uint, CONFIG_FIELD(token_leeway_seconds), 0, 300, 0 },
 	{ "limits", "max-body", parse_uint, CONFIG_FIELD(max_body_bytes), 1024, 16777216, 0 },
 	{ "limits", "max-connections-per-peer", parse_uint, CONFIG_FIELD(max_connections_per_peer),
 	  1, 10000, 0 },
@@ -433,6 +440,19 @@ check_tls(VlgConfigParse *parse)
 				"set both tls-certificate and tls-private-key, or neither");
 }
 
+/* A gateway nobody can open is a mistake, not a secure setting. */
+static void
+check_auth_keys(VlgConfigParse *parse)
+{
+	VlgGatewayConfig *config = parse->config;
+
+	if (config->hs256_enabled || config->es256_public_key_file != NULL)
+		return;
+	vlg_keyfile_index_error(parse->index, "auth", "hs256", NULL,
+				"with hs256=false, es256-public-key-file must name a key, or no "
+				"token could ever be accepted");
+}
+
 /* The defaults the comments in gateway-config.h give: a file may leave out any key. */
 static VlgGatewayConfig *
 config_new_defaults(void)
@@ -442,6 +462,9 @@ config_new_defaults(void)
 	config->listen_address = g_strdup("127.0.0.1");
 	config->listen_port = 8080;
 	config->state_dir = g_strdup("/var/lib/linkage-gateway");
+	config->hs256_enabled = TRUE;
+	config->token_audience = g_strdup("linkage-gateway");
+	config->token_leeway_seconds = 30;
 	config->max_body_bytes = 65536;
 	config->max_connections_per_peer = 32;
 	config->max_websocket_message = 65536;
@@ -481,10 +504,11 @@ config_load(VlgKeyfileIndex *index, GError **error)
 			parse_profile(&parse, group, group + strlen("profile "));
 		else
 			vlg_keyfile_index_error(index, group, NULL, NULL,
-						"unknown group (known: gateway, limits, ingest, "
-						"budget, ice, profile NAME)");
+						"unknown group (known: gateway, auth, limits, "
+						"ingest, budget, ice, profile NAME)");
 	}
 	check_tls(&parse);
+	check_auth_keys(&parse);
 	if (!vlg_keyfile_index_check(index, VLG_ERROR_CONFIG, error))
 		return NULL;
 	return g_steal_pointer(&config);
@@ -541,6 +565,10 @@ vlg_gateway_config_free(VlgGatewayConfig *config)
 	g_free(config->web_root);
 	g_free(config->tls_certificate);
 	g_free(config->tls_private_key);
+	g_free(config->hs256_secret_file);
+	g_free(config->es256_public_key_file);
+	g_free(config->token_audience);
+	g_free(config->token_issuer);
 	g_strfreev(config->stun_servers);
 	g_strfreev(config->turn_servers);
 	g_strfreev(config->ice_addresses);

@@ -38,6 +38,14 @@ typedef struct {
 	char *tls_private_key;
 	gboolean metrics_require_token;
 
+	/* [auth]: tokens (see gateway/auth.h) */
+	gboolean hs256_enabled;        /* TRUE */
+	char *hs256_secret_file;       /* NULL: STATE_DIR/jwt-secret, made on first start */
+	char *es256_public_key_file;   /* NULL: no ES256 key */
+	char *token_audience;          /* "linkage-gateway" */
+	char *token_issuer;            /* NULL: not checked */
+	guint token_leeway_seconds;    /* 30 */
+
 	/* [limits] */
 	guint max_body_bytes;           /* 65536: larger request bodies get 413 */
 	guint max_connections_per_peer; /* 32 */

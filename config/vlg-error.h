@@ -17,6 +17,7 @@ typedef enum {
 	VLG_ERROR_INGEST,    /* a camera cannot be pulled */
 	VLG_ERROR_HTTP,      /* the HTTP/WebSocket server cannot start */
 	VLG_ERROR_MEDIA,     /* a clip or stream cannot be used */
+	VLG_ERROR_AUTH,      /* a token was refused, or one cannot be made */
 } VlgErrorCode;
 
 GQuark vlg_error_quark(void);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gateway/api.h"
 
+#include "gateway/access.h"
+
 #include "gateway/whep.h"
 #include "vlg-build.h"
 
@@ -176,6 +178,7 @@ get_health(const VlgHttpRequest *request, const char *const *params, gpointer da
 
 /* Filters of GET /api/v1/cameras: ?org=CODE (the subtree) and ?state=live|idle|... */
 typedef struct {
+	const VlgPrincipal *principal; /* only cameras of its subtree, always */
 	const VlgOrgNode *org;
 	char *state;
 } CameraFilter;
@@ -185,6 +188,8 @@ filter_accepts(const CameraFilter *filter, VlgCamera *camera)
 {
 	const VlgCameraInfo *info = vlg_camera_get_info(camera);
 
+	if (!vlg_access_camera_visible(filter->principal, info))
+		return FALSE;
 	if (filter->org && !vlg_org_node_is_within(info->org, filter->org))
 		return FALSE;
 	if (filter->state &&
@@ -200,10 +205,12 @@ list_cameras(const VlgHttpRequest *request, const char *const *params, gpointer 
 	VlgApp *app = data;
 	g_autoptr(JsonBuilder) builder = json_builder_new();
 	g_autofree char *org = vlg_http_query_get(request->query, "org");
-	CameraFilter filter = { NULL, vlg_http_query_get(request->query, "state") };
+	CameraFilter filter = { request->principal, NULL,
+				vlg_http_query_get(request->query, "state") };
 	guint count = 0;
 
-	if (org && !(filter.org = vlg_catalogue_find_node(app->catalogue, org))) {
+	if (org && (!(filter.org = vlg_catalogue_find_node(app->catalogue, org)) ||
+		    !vlg_access_node_visible(request->principal, filter.org))) {
 		g_free(filter.state);
 		return vlg_http_response_new_error(404, "no org node with code '%s'", org);
 	}
@@ -229,7 +236,7 @@ static VlgHttpResponse *
 get_camera(const VlgHttpRequest *request, const char *const *params, gpointer data)
 {
 	VlgApp *app = data;
-	VlgCamera *camera = vlg_app_find_camera(app, params[0]);
+	VlgCamera *camera = vlg_app_find_visible_camera(app, request->principal, params[0]);
 
 	if (!camera)
 		return vlg_http_response_new_error(404, "no camera with this id");
@@ -239,7 +246,7 @@ get_camera(const VlgHttpRequest *request, const char *const *params, gpointer da
 void
 vlg_api_register(VlgHttpRouter *router, VlgApp *app)
 {
-	vlg_http_router_add(router, VLG_HTTP_GET, "/healthz", get_health, app);
+	vlg_http_router_add_public(router, VLG_HTTP_GET, "/healthz", get_health, app);
 	vlg_http_router_add(router, VLG_HTTP_GET, "/api/v1/cameras", list_cameras, app);
 	vlg_http_router_add(router, VLG_HTTP_GET, "/api/v1/cameras/{id}", get_camera, app);
 }

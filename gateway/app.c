@@ -3,6 +3,7 @@
 
 #include "gateway/app.h"
 
+#include "gateway/access.h"
 #include "gateway/api.h"
 #include "gateway/metrics.h"
 #include "gateway/org-api.h"
@@ -105,8 +106,43 @@ start_always_on(VlgApp *app)
 	}
 }
 
+static VlgPrincipal *
+authenticate_header(const char *authorization, const char *peer, gpointer data)
+{
+	return vlg_app_authenticate(data, vlg_auth_bearer_token(authorization), peer);
+}
+
+static VlgPrincipal *
+authenticate_token(const char *token, const char *peer, gpointer data)
+{
+	return vlg_app_authenticate(data, token, peer);
+}
+
+VlgPrincipal *
+vlg_app_authenticate(VlgApp *app, const char *token, const char *peer)
+{
+	g_autoptr(GError) error = NULL;
+	VlgPrincipal *principal =
+		vlg_auth_check_token(app->auth, token, g_get_real_time() / G_USEC_PER_SEC, &error);
+
+	if (!principal)
+		g_warning("auth refused for %s: %s", peer ? peer : "?", error->message);
+	return principal;
+}
+
+VlgCamera *
+vlg_app_find_visible_camera(VlgApp *app, const VlgPrincipal *principal, const char *id)
+{
+	VlgCamera *camera = vlg_app_find_camera(app, id);
+
+	if (!camera || !principal || !vlg_access_camera_visible(principal, vlg_camera_get_info(camera)))
+		return NULL;
+	return camera;
+}
+
 VlgApp *
-vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, GError **error)
+vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, VlgAuth *auth, GMainLoop *loop,
+	    GError **error)
 {
 	g_autoptr(VlgApp) app = g_new0(VlgApp, 1);
 	VlgHttpServerSettings http = {
@@ -114,14 +150,18 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, 
 		.port = config->listen_port,
 		.max_body_bytes = config->max_body_bytes,
 		.max_websocket_message = config->max_websocket_message,
+		.tls_certificate = config->tls_certificate,
+		.tls_private_key = config->tls_private_key,
 	};
 
 	app->config = config;
 	app->catalogue = catalogue;
+	app->auth = auth;
 	app->loop = g_main_loop_ref(loop);
 	app->started_us = g_get_monotonic_time();
 	create_cameras(app);
 	app->router = vlg_http_router_new();
+	vlg_http_router_set_authenticator(app->router, authenticate_header, app);
 	vlg_api_register(app->router, app);
 	vlg_metrics_register(app->router, app);
 	app->rtp_sources = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -133,6 +173,7 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop, 
 	app->server = vlg_http_server_new(&http, app->router, loop, error);
 	if (!app->server)
 		return NULL;
+	vlg_http_server_set_ws_authenticator(app->server, authenticate_token, app);
 	vlg_wall_register(app->server, app);
 	start_always_on(app);
 	return g_steal_pointer(&app);
@@ -154,6 +195,7 @@ vlg_app_free(VlgApp *app)
 	app->router = vlg_http_router_free(app->router);
 	g_clear_pointer(&app->catalogue, vlg_catalogue_free);
 	g_clear_pointer(&app->config, vlg_gateway_config_free);
+	g_clear_pointer(&app->auth, vlg_auth_free);
 	g_clear_pointer(&app->loop, g_main_loop_unref);
 	g_free(app);
 	return NULL;

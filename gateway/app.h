@@ -9,6 +9,7 @@
 
 #include "config/catalogue.h"
 #include "config/gateway-config.h"
+#include "gateway/auth.h"
 #include "gateway/http-router.h"
 #include "gateway/http-server.h"
 #include "pipelines/camera.h"
@@ -27,14 +28,22 @@ typedef struct {
 	gint64 started_us; /* monotonic */
 	GHashTable *rtp_sources; /* camera id -> shared RTP source entry, owned */
 	struct _VlgWhep *whep;
+	VlgAuth *auth;
 } VlgApp;
 
-VlgApp *vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, GMainLoop *loop,
-		    GError **error);
+/* Takes @config, @catalogue and @auth. */
+VlgApp *vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, VlgAuth *auth,
+		    GMainLoop *loop, GError **error);
 VlgApp *vlg_app_free(VlgApp *app);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgApp, vlg_app_free)
 
 VlgCamera *vlg_app_find_camera(VlgApp *app, const char *id);
+/* The camera @principal may see, or NULL, whether it is unknown or outside its subtree (callers
+ * answer both the same way). */
+VlgCamera *vlg_app_find_visible_camera(VlgApp *app, const VlgPrincipal *principal,
+				       const char *id);
+/* The principal a token names, or NULL; refusals are logged here, once, without the token. */
+VlgPrincipal *vlg_app_authenticate(VlgApp *app, const char *token, const char *peer);
 
 /* The camera's shared RTP source, created on first use; release it once per acquire. The camera
  * is pulled while anyone holds its source. NULL for an unknown camera. */

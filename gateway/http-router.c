@@ -8,10 +8,13 @@ typedef struct {
 	char **segments; /* pattern split on '/', without the leading empty one */
 	VlgHttpHandler handler;
 	gpointer user_data;
+	gboolean public;
 } Route;
 
 struct _VlgHttpRouter {
 	GPtrArray *routes; /* of Route* */
+	VlgHttpAuthenticate authenticate;
+	gpointer authenticate_data;
 };
 
 static const char *const method_names[] = {
@@ -241,8 +244,27 @@ vlg_http_router_free(VlgHttpRouter *router)
 }
 
 void
-vlg_http_router_add(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
-		    VlgHttpHandler handler, gpointer user_data)
+vlg_http_router_set_authenticator(VlgHttpRouter *router, VlgHttpAuthenticate authenticate,
+				  gpointer user_data)
+{
+	router->authenticate = authenticate;
+	router->authenticate_data = user_data;
+}
+
+VlgHttpResponse *
+vlg_http_response_new_unauthorized(void)
+{
+	VlgHttpResponse *response =
+		vlg_http_response_new_error(401, "a valid token is required");
+
+	vlg_http_response_add_header(response, "WWW-Authenticate",
+				     "Bearer realm=\"linkage-gateway\"");
+	return response;
+}
+
+static void
+add_route(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
+	  VlgHttpHandler handler, gpointer user_data, gboolean public)
 {
 	Route *route = g_new0(Route, 1);
 
@@ -251,7 +273,42 @@ vlg_http_router_add(VlgHttpRouter *router, VlgHttpMethod method, const char *pat
 	route->segments = g_strsplit(pattern + 1, "/", -1);
 	route->handler = handler;
 	route->user_data = user_data;
+	route->public = public;
 	g_ptr_array_add(router->routes, route);
+}
+
+void
+vlg_http_router_add(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
+		    VlgHttpHandler handler, gpointer user_data)
+{
+	add_route(router, method, pattern, handler, user_data, FALSE);
+}
+
+void
+vlg_http_router_add_public(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
+			   VlgHttpHandler handler, gpointer user_data)
+{
+	add_route(router, method, pattern, handler, user_data, TRUE);
+}
+
+/* Calls @route's handler, after authenticating when the route is protected. */
+static VlgHttpResponse *
+call_route(VlgHttpRouter *router, const Route *route, const VlgHttpRequest *request,
+	   const char *const *params)
+{
+	g_autoptr(VlgPrincipal) principal = NULL;
+	VlgHttpRequest authenticated = *request;
+
+	authenticated.principal = NULL;
+	if (!route->public) {
+		if (router->authenticate)
+			principal = router->authenticate(request->authorization, request->peer,
+							 router->authenticate_data);
+		if (!principal)
+			return vlg_http_response_new_unauthorized();
+		authenticated.principal = principal;
+	}
+	return route->handler(&authenticated, params, route->user_data);
 }
 
 /* Matches decoded @segments against @route; on success fills @params (borrowed strings). */
@@ -335,8 +392,7 @@ vlg_http_router_dispatch(VlgHttpRouter *router, const VlgHttpRequest *request)
 		if (route->method != request->method || !route_matches(route, segments, params))
 			continue;
 		g_ptr_array_add(params, NULL);
-		return route->handler(request, (const char *const *)params->pdata,
-				      route->user_data);
+		return call_route(router, route, request, (const char *const *)params->pdata);
 	}
 	response = method_not_allowed(router, segments, params);
 	if (response)

@@ -13,6 +13,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "gateway/auth.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -39,6 +41,9 @@ typedef struct {
 	/* A handler that cannot answer at once takes a ref on this, returns NULL, and later calls
 	 * vlg_http_pending_complete(). NULL where the caller cannot wait (then never return NULL). */
 	VlgHttpPending *pending;
+	/* Who asks: set by the router before a protected route's handler runs (never NULL there);
+	 * NULL for public routes. Borrowed for the handler's call; ref it to keep it. */
+	VlgPrincipal *principal;
 } VlgHttpRequest;
 
 typedef struct {
@@ -88,10 +93,26 @@ VlgHttpRouter *vlg_http_router_new(void);
 VlgHttpRouter *vlg_http_router_free(VlgHttpRouter *router);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VlgHttpRouter, vlg_http_router_free)
 
+/* Who may pass: the principal named by the request's Authorization header, or NULL (and the
+ * reason logged by the authenticator). */
+typedef VlgPrincipal *(*VlgHttpAuthenticate)(const char *authorization, const char *peer,
+					     gpointer user_data);
+void vlg_http_router_set_authenticator(VlgHttpRouter *router, VlgHttpAuthenticate authenticate,
+				       gpointer user_data);
+/* The 401 every refused request gets, whatever the reason: one body, so that a client cannot
+ * tell an expired token from a forged one. */
+VlgHttpResponse *vlg_http_response_new_unauthorized(void);
+
+/* A route for principals only: the router authenticates before calling @handler, and refuses
+ * with vlg_http_response_new_unauthorized() when it cannot (also when no authenticator is set,
+ * so a route added without thought fails closed). */
 void vlg_http_router_add(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
 			 VlgHttpHandler handler, gpointer user_data);
+/* A route anyone may call: /healthz, the wall's static files, CORS preflights. */
+void vlg_http_router_add_public(VlgHttpRouter *router, VlgHttpMethod method, const char *pattern,
+				VlgHttpHandler handler, gpointer user_data);
 /* 404 when no pattern matches, 405 (with Allow) when one does but not for this method, 400 when a
- * segment does not decode. */
+ * segment does not decode, 401 when the route is protected and the request names no principal. */
 VlgHttpResponse *vlg_http_router_dispatch(VlgHttpRouter *router, const VlgHttpRequest *request);
 
 G_END_DECLS

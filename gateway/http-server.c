@@ -3,10 +3,12 @@
 
 #include "gateway/http-server.h"
 
+#include <json-glib/json-glib.h>
 #include <libwebsockets.h>
 #include <string.h>
 
 #include "config/vlg-error.h"
+#include "gateway/tls-context.h"
 
 #define WRITE_CHUNK 16384
 #define HEADER_SPACE 2048
@@ -36,13 +38,20 @@ struct _VlgHttpServer {
 	gsize max_websocket_message;
 	guint16 port;
 	GPtrArray *ws_routes; /* of WsRoute* */
+	VlgWsAuthenticate ws_authenticate;
+	gpointer ws_authenticate_data;
+	SSL_CTX *tls_context; /* libwebsockets' own, NULL without TLS */
+	gboolean tls_policy_failed;
 };
 
 struct _VlgWsConnection {
 	gint refcount;
 	struct lws *wsi; /* NULL once closed */
 	const WsRoute *route;
-	gpointer state;   /* the handler's */
+	VlgHttpServer *server;
+	char *peer;
+	guint token_deadline; /* while no token was presented */
+	gpointer state;   /* the handler's; NULL until authenticated */
 	GQueue outgoing;  /* of GBytes* */
 	gsize queued_bytes;
 	GString *incoming; /* fragments of the message being received */
@@ -337,6 +346,7 @@ vlg_ws_connection_unref(VlgWsConnection *connection)
 	g_queue_clear_full(&connection->outgoing, (GDestroyNotify)g_bytes_unref);
 	g_string_free(connection->incoming, TRUE);
 	g_free(connection->close_reason);
+	g_free(connection->peer);
 	g_free(connection);
 }
 
@@ -379,6 +389,62 @@ find_ws_route(VlgHttpServer *server, const char *path)
 	return NULL;
 }
 
+void
+vlg_http_server_set_ws_authenticator(VlgHttpServer *server, VlgWsAuthenticate authenticate,
+				     gpointer user_data)
+{
+	server->ws_authenticate = authenticate;
+	server->ws_authenticate_data = user_data;
+}
+
+/* The same words whatever was wrong, as for HTTP's 401. */
+static void
+ws_refuse(VlgWsConnection *connection)
+{
+	vlg_ws_send(connection, "{\"type\":\"error\",\"code\":\"unauthorized\","
+				"\"message\":\"a valid token is required\"}");
+	vlg_ws_close(connection, VLG_WS_CLOSE_UNAUTHORIZED, "unauthorized");
+}
+
+static gboolean
+ws_token_late(gpointer data)
+{
+	VlgWsConnection *connection = data;
+
+	connection->token_deadline = 0;
+	if (!connection->state && connection->wsi) {
+		g_warning("auth refused for %s: no token within %d s on %s", connection->peer,
+			  VLG_WS_TOKEN_DEADLINE_S, connection->route->path);
+		ws_refuse(connection);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* Authenticates @token and opens the handler; FALSE when refused (the socket is closing). */
+static gboolean
+ws_open_with_token(VlgWsConnection *connection, const char *token)
+{
+	VlgHttpServer *server = connection->server;
+	g_autoptr(VlgPrincipal) principal = NULL;
+
+	g_clear_handle_id(&connection->token_deadline, g_source_remove);
+	if (server->ws_authenticate)
+		principal = server->ws_authenticate(token, connection->peer,
+						    server->ws_authenticate_data);
+	if (!principal) {
+		ws_refuse(connection);
+		return FALSE;
+	}
+	connection->state = connection->route->handler.open(connection, connection->peer,
+							     principal,
+							     connection->route->user_data);
+	if (!connection->state) {
+		vlg_ws_close(connection, LWS_CLOSE_STATUS_POLICY_VIOLATION, "refused");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static int
 ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
 {
@@ -397,15 +463,40 @@ ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
 	connection->refcount = 1;
 	connection->wsi = wsi;
 	connection->route = route;
+	connection->server = server;
+	connection->peer = g_strdup(peer);
 	connection->incoming = g_string_new(NULL);
 	g_queue_init(&connection->outgoing);
 	session->ws = connection;
-	connection->state = route->handler.open(connection, peer, route->user_data);
-	if (!connection->state) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"refused", 7);
-		return -1;
-	}
+	/* The timer holds its own reference: it may fire after the socket is gone. */
+	connection->token_deadline = g_timeout_add_seconds_full(
+		G_PRIORITY_DEFAULT, VLG_WS_TOKEN_DEADLINE_S, ws_token_late,
+		vlg_ws_connection_ref(connection), (GDestroyNotify)vlg_ws_connection_unref);
 	return 0;
+}
+
+/* The first message of a connection that has not authenticated: {"token": "...", ...}. Returns
+ * TRUE when the handler is open and should receive the message too. */
+static gboolean
+ws_first_message(VlgWsConnection *connection, const char *text, gsize length)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonNode *root = NULL;
+	JsonNode *token = NULL;
+
+	if (json_parser_load_from_data(parser, text, (gssize)length, NULL))
+		root = json_parser_get_root(parser);
+	if (root && JSON_NODE_HOLDS_OBJECT(root))
+		token = json_object_get_member(json_node_get_object(root), "token");
+	if (!token || !JSON_NODE_HOLDS_VALUE(token) ||
+	    json_node_get_value_type(token) != G_TYPE_STRING) {
+		g_clear_handle_id(&connection->token_deadline, g_source_remove);
+		g_warning("auth refused for %s: the first message on %s carries no token",
+			  connection->peer, connection->route->path);
+		ws_refuse(connection);
+		return FALSE;
+	}
+	return ws_open_with_token(connection, json_node_get_string(token));
 }
 
 static int
@@ -413,8 +504,10 @@ ws_receive(VlgHttpServer *server, struct lws *wsi, Session *session, const char 
 {
 	VlgWsConnection *connection = session->ws;
 
-	if (!connection || !connection->state)
+	if (!connection)
 		return -1;
+	if (connection->close_code)
+		return 0; /* closing: what else arrives is not read */
 	if (lws_frame_is_binary(wsi)) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
 				 (unsigned char *)"text messages only", 18);
@@ -434,8 +527,10 @@ ws_receive(VlgHttpServer *server, struct lws *wsi, Session *session, const char 
 		return -1;
 	}
 	vlg_ws_connection_ref(connection);
-	connection->route->handler.message(connection->state, connection->incoming->str,
-					   connection->incoming->len);
+	if (connection->state ||
+	    ws_first_message(connection, connection->incoming->str, connection->incoming->len))
+		connection->route->handler.message(connection->state, connection->incoming->str,
+						   connection->incoming->len);
 	g_string_truncate(connection->incoming, 0);
 	vlg_ws_connection_unref(connection);
 	return 0;
@@ -479,6 +574,7 @@ ws_closed(Session *session)
 	if (!connection)
 		return;
 	connection->wsi = NULL;
+	g_clear_handle_id(&connection->token_deadline, g_source_remove);
 	if (connection->state)
 		connection->route->handler.closed(connection->state);
 	vlg_ws_connection_unref(connection);
@@ -513,6 +609,11 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	HttpSession *session = both ? &both->http : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* lws made the vhost's SSL_CTX: the only moment we get to see it. */
+		server->tls_context = user;
+		server->tls_policy_failed = !vlg_tls_apply_policy(user);
+		return 0;
 	case LWS_CALLBACK_HTTP:
 		return on_http_request(server, wsi, session, in);
 	case LWS_CALLBACK_HTTP_BODY:
@@ -561,6 +662,12 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 	void *foreign_loops[1] = { loop };
 	struct lws_vhost *vhost;
 
+	/* Say which file is wrong before lws fails with a vaguer message. */
+	if (settings->tls_certificate &&
+	    !vlg_tls_check_pair(settings->tls_certificate, settings->tls_private_key, error)) {
+		g_free(server);
+		return NULL;
+	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
 	server->router = router;
 	server->max_body_bytes = settings->max_body_bytes;
@@ -571,7 +678,7 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 	server->ws_retry = (lws_retry_bo_t){ .secs_since_valid_ping = WS_PING_S,
 					     .secs_since_valid_hangup = WS_HANGUP_S };
 	server->protocols[0] = (struct lws_protocols){
-		.name = "http",
+		.name = "linkage-gateway",
 		.callback = http_callback,
 		.per_session_data_size = sizeof(Session),
 		.rx_buffer_size = 16384,
@@ -592,6 +699,18 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 	info.keepalive_timeout = IDLE_TIMEOUT_S;
 	info.server_string = "linkage-gateway";
 	info.retry_and_idle_policy = &server->ws_retry;
+	/* Room for a 4 KiB token in a header, so that our check refuses it, not lws. */
+	info.max_http_header_data = 16384;
+	if (settings->tls_certificate) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = settings->tls_certificate;
+		info.ssl_private_key_filepath = settings->tls_private_key;
+		info.ssl_cipher_list = VLG_TLS12_CIPHERS;
+		info.tls1_3_plus_cipher_list = VLG_TLS13_CIPHERS;
+		info.ssl_options_set = vlg_tls_options();
+		/* HTTP/1.1 only: WebSockets over HTTP/2 (RFC 8441) is a path we do not test. */
+		info.alpn = "http/1.1";
+	}
 
 	server->context = lws_create_context(&info);
 	if (!server->context) {
@@ -599,6 +718,15 @@ vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHttpRouter *router
 			    "cannot listen on %s:%u (address in use or not local? is the "
 			    "libwebsockets-evlib-glib package installed?)",
 			    settings->address, settings->port);
+		g_ptr_array_unref(server->ws_routes);
+		g_free(server);
+		return NULL;
+	}
+	if (settings->tls_certificate && (!server->tls_context || server->tls_policy_failed)) {
+		g_set_error(error, VLG_ERROR, VLG_ERROR_HTTP,
+			    "TLS could not be set up with %s and %s (TLS 1.2/1.3 policy refused)",
+			    settings->tls_certificate, settings->tls_private_key);
+		lws_context_destroy(server->context);
 		g_ptr_array_unref(server->ws_routes);
 		g_free(server);
 		return NULL;
@@ -623,4 +751,16 @@ guint16
 vlg_http_server_get_port(VlgHttpServer *server)
 {
 	return server->port;
+}
+
+gboolean
+vlg_http_server_reload_tls(VlgHttpServer *server, const char *certificate,
+			   const char *private_key, GError **error)
+{
+	if (!server->tls_context) {
+		g_set_error(error, VLG_ERROR, VLG_ERROR_HTTP,
+			    "the server was started without TLS; restart it to turn TLS on");
+		return FALSE;
+	}
+	return vlg_tls_reload(server->tls_context, certificate, private_key, error);
 }

@@ -19,6 +19,8 @@ typedef struct {
 	guint16 port;        /* 0: pick a free one */
 	gsize max_body_bytes;
 	gsize max_websocket_message; /* larger messages close the socket with 1009 */
+	const char *tls_certificate;  /* PEM chain; NULL: plain HTTP */
+	const char *tls_private_key;
 } VlgHttpServerSettings;
 
 typedef struct _VlgHttpServer VlgHttpServer;
@@ -27,10 +29,28 @@ typedef struct _VlgHttpServer VlgHttpServer;
 
 typedef struct _VlgWsConnection VlgWsConnection;
 
+/* WebSocket close code for a missing or refused token (4000-4999 are the application's). */
+#define VLG_WS_CLOSE_UNAUTHORIZED 4401
+/* How long a new WebSocket may take to present its token. */
+#define VLG_WS_TOKEN_DEADLINE_S 10
+
+/* Every WebSocket authenticates before its handler sees it: its first message is a JSON object
+ * with a "token" string member (never the URL, which ends up in logs). Until then the handler is
+ * not called; a refused or late token gets an error message and close 4401. (Not the
+ * subprotocol header: libwebsockets 4.1.6 refuses a Sec-WebSocket-Protocol list longer than a
+ * few dozen bytes, "protocol list too long", so a JWT cannot travel there.) */
+typedef VlgPrincipal *(*VlgWsAuthenticate)(const char *token, const char *peer,
+					   gpointer user_data);
+void vlg_http_server_set_ws_authenticator(VlgHttpServer *server, VlgWsAuthenticate authenticate,
+					  gpointer user_data);
+
 typedef struct {
-	/* A client upgraded at the handler's path. Return the handler's per-connection state, or
-	 * NULL to refuse (the socket closes with 1008). Keep a ref on @connection to send later. */
-	gpointer (*open)(VlgWsConnection *connection, const char *peer, gpointer user_data);
+	/* A client upgraded at the handler's path and presented a valid token. Return the
+	 * handler's per-connection state, or NULL to refuse (the socket closes with 1008). Keep a
+	 * ref on @connection to send later, and on @principal to keep it. When the token came in
+	 * the first message, that message is delivered to message() right after. */
+	gpointer (*open)(VlgWsConnection *connection, const char *peer, VlgPrincipal *principal,
+			 gpointer user_data);
 	/* One whole text message (fragments joined), valid UTF-8, at most the configured size. */
 	void (*message)(gpointer state, const char *text, gsize length);
 	/* The socket is gone; free @state. No call comes after this one. */
@@ -49,6 +69,10 @@ VlgHttpServer *vlg_http_server_new(const VlgHttpServerSettings *settings, VlgHtt
 				   GMainLoop *loop, GError **error);
 VlgHttpServer *vlg_http_server_free(VlgHttpServer *server);
 guint16 vlg_http_server_get_port(VlgHttpServer *server);
+/* Installs a renewed certificate for new connections; open ones keep theirs. On error the old
+ * certificate stays and @error says why (the file and OpenSSL's reason). */
+gboolean vlg_http_server_reload_tls(VlgHttpServer *server, const char *certificate,
+				    const char *private_key, GError **error);
 
 /* Serves WebSocket upgrades at @path (exact match) with @handler; others are refused. */
 void vlg_http_server_add_websocket(VlgHttpServer *server, const char *path,

@@ -12,6 +12,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "gateway/app.h"
+#include "gateway/tls-context.h"
+#include "gateway/token-command.h"
 #include "vlg-build.h"
 
 #define EXIT_CONFIG 2
@@ -64,6 +66,21 @@ resolve_catalogue_path(const Options *options, const VlgGatewayConfig *config)
 	return g_build_filename(dir, config->catalogue_path, NULL);
 }
 
+/* What --check-config proves beyond the two files' syntax: the token keys and the TLS pair
+ * load. Nothing is written (a missing default secret is made on the first start). */
+static gboolean
+check_secrets(const VlgGatewayConfig *config, GError **error)
+{
+	g_autoptr(VlgAuth) auth = vlg_auth_new(config, FALSE, error);
+
+	if (!auth)
+		return FALSE;
+	if (config->tls_certificate &&
+	    !vlg_tls_check_pair(config->tls_certificate, config->tls_private_key, error))
+		return FALSE;
+	return TRUE;
+}
+
 static gboolean
 load_configuration(const Options *options, VlgGatewayConfig **config_out,
 		   VlgCatalogue **catalogue_out, char **catalogue_name, GError **error)
@@ -89,6 +106,35 @@ load_configuration(const Options *options, VlgGatewayConfig **config_out,
 	return TRUE;
 }
 
+typedef struct {
+	VlgApp *app;
+} ReloadContext;
+
+/* SIGHUP: a renewed TLS certificate is installed for new connections; open sessions carry on.
+ * A pair that does not load leaves the old one in place. (Config reload comes with the service
+ * work.) */
+static gboolean
+on_reload_signal(gpointer data)
+{
+	ReloadContext *reload = data;
+	VlgGatewayConfig *config = reload->app->config;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *described = NULL;
+
+	if (!config->tls_certificate) {
+		g_message("SIGHUP: nothing to reload (no TLS certificate configured)");
+		return G_SOURCE_CONTINUE;
+	}
+	if (!vlg_http_server_reload_tls(reload->app->server, config->tls_certificate,
+					config->tls_private_key, &error)) {
+		g_warning("SIGHUP: kept the current TLS certificate: %s", error->message);
+		return G_SOURCE_CONTINUE;
+	}
+	described = vlg_tls_describe(config->tls_certificate);
+	g_message("SIGHUP: TLS certificate reloaded (%s)", described ? described : "?");
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_quit_signal(gpointer data)
 {
@@ -106,17 +152,16 @@ print_banner(VlgApp *app, const char *catalogue_name)
 	guint16 port = vlg_http_server_get_port(app->server);
 	const char *host = app->config->listen_address;
 	gboolean v6 = strchr(host, ':') != NULL;
+	g_autofree char *base = g_strdup_printf("%s://%s%s%s:%u/",
+						app->config->tls_certificate ? "https" : "http",
+						v6 ? "[" : "", host, v6 ? "]" : "", port);
 
 	/* One line a test or the demo script can parse, then what a person should open. */
-	printf("linkage-gateway %s listening on http://%s%s%s:%u/ (%u cameras from %s)\n",
-	       VLG_VERSION, v6 ? "[" : "", host, v6 ? "]" : "", port, app->camera_list->len,
-	       catalogue_name);
-	printf("  operator wall:           http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
-	       port);
-	printf("  cameras and their state: http://%s%s%s:%u/api/v1/cameras\n", v6 ? "[" : "", host,
-	       v6 ? "]" : "", port);
-	printf("  metrics:                 http://%s%s%s:%u/metrics\n", v6 ? "[" : "", host,
-	       v6 ? "]" : "", port);
+	printf("linkage-gateway %s listening on %s (%u cameras from %s)\n", VLG_VERSION, base,
+	       app->camera_list->len, catalogue_name);
+	printf("  operator wall:           %s (asks for a token)\n", base);
+	printf("  cameras and their state: %sapi/v1/cameras (Authorization: Bearer TOKEN)\n", base);
+	printf("  metrics:                 %smetrics\n", base);
 	fflush(stdout);
 }
 
@@ -127,22 +172,36 @@ run(const Options *options, VlgGatewayConfig *config, VlgCatalogue *catalogue,
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(VlgApp) app = NULL;
-	guint sigint, sigterm;
+	ReloadContext reload = { NULL };
+	guint sigint, sigterm, sighup;
+	VlgAuth *auth;
 
 	if (options->port >= 0)
 		config->listen_port = (guint16)options->port;
-	app = vlg_app_new(config, catalogue, loop, &error);
+	auth = vlg_auth_new(config, TRUE, &error);
+	if (!auth) {
+		g_printerr("linkage-gateway: %s\n", error->message);
+		vlg_catalogue_free(catalogue);
+		vlg_gateway_config_free(config);
+		return EXIT_CONFIG;
+	}
+	app = vlg_app_new(config, catalogue, auth, loop, &error);
 	if (!app) {
 		g_printerr("linkage-gateway: %s\n", error->message);
 		return 1;
 	}
 	print_banner(app, catalogue_name);
+	if (!options->config_path)
+		vlg_print_demo_links(app);
 	sd_notifyf(0, "READY=1\nSTATUS=serving %u cameras", app->camera_list->len);
+	reload.app = app;
 	sigint = g_unix_signal_add(SIGINT, on_quit_signal, loop);
 	sigterm = g_unix_signal_add(SIGTERM, on_quit_signal, loop);
+	sighup = g_unix_signal_add(SIGHUP, on_reload_signal, &reload);
 	g_main_loop_run(loop);
 	g_source_remove(sigint);
 	g_source_remove(sigterm);
+	g_source_remove(sighup);
 	return 0;
 }
 
@@ -160,6 +219,8 @@ main(int argc, char **argv)
 	/* rtspsrc's proxy lookup would otherwise load libproxy (WPAD lookups, syscalls outside
 	 * systemd's @system-service). */
 	g_setenv("GIO_USE_PROXY_RESOLVER", "dummy", FALSE);
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return vlg_token_command(argc - 1, argv + 1);
 	gst_init(&argc, &argv);
 	if (!parse_options(&argc, &argv, &options, &error)) {
 		g_printerr("linkage-gateway: %s (see --help)\n", error->message);
@@ -177,6 +238,12 @@ main(int argc, char **argv)
 		g_printerr("%s\n", error->message);
 		if (options.check_config)
 			g_printerr("linkage-gateway: configuration has errors\n");
+		return EXIT_CONFIG;
+	}
+	if (options.check_config && !check_secrets(config, &error)) {
+		g_printerr("%s\nlinkage-gateway: configuration has errors\n", error->message);
+		vlg_catalogue_free(catalogue);
+		vlg_gateway_config_free(config);
 		return EXIT_CONFIG;
 	}
 	if (options.check_config) {

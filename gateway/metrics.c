@@ -124,5 +124,10 @@ get_metrics(const VlgHttpRequest *request, const char *const *params, gpointer d
 void
 vlg_metrics_register(VlgHttpRouter *router, VlgApp *app)
 {
-	vlg_http_router_add(router, VLG_HTTP_GET, "/metrics", get_metrics, app);
+	/* Counts only, no camera names nor credentials: open to a scraper unless the installer
+	 * asks for tokens ([gateway] metrics-require-token). */
+	if (app->config->metrics_require_token)
+		vlg_http_router_add(router, VLG_HTTP_GET, "/metrics", get_metrics, app);
+	else
+		vlg_http_router_add_public(router, VLG_HTTP_GET, "/metrics", get_metrics, app);
 }

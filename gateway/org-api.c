@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "gateway/access.h"
+
 #define SEARCH_LIMIT 50
 #define QUERY_MAX 64
 
@@ -80,8 +82,12 @@ static VlgHttpResponse *
 get_root(const VlgHttpRequest *request, const char *const *params, gpointer data)
 {
 	VlgApp *app = data;
+	const VlgOrgNode *root = vlg_access_root(request->principal, app->catalogue);
 
-	return node_reply(app, vlg_catalogue_root(app->catalogue));
+	/* The tree starts at the viewer's own node: nothing above or beside it is shown. */
+	if (!root)
+		return vlg_http_response_new_error(404, "no org node with this code");
+	return node_reply(app, root);
 }
 
 static VlgHttpResponse *
@@ -90,7 +96,7 @@ get_node(const VlgHttpRequest *request, const char *const *params, gpointer data
 	VlgApp *app = data;
 	const VlgOrgNode *node = vlg_catalogue_find_node(app->catalogue, params[0]);
 
-	if (!node)
+	if (!node || !vlg_access_node_visible(request->principal, node))
 		return vlg_http_response_new_error(404, "no org node with this code");
 	return node_reply(app, node);
 }
@@ -124,6 +130,8 @@ search(const VlgHttpRequest *request, const char *const *params, gpointer data)
 	for (guint i = 0; i < nodes->len && found < SEARCH_LIMIT; i++) {
 		const VlgOrgNode *node = nodes->pdata[i];
 
+		if (!vlg_access_node_visible(request->principal, node))
+			continue;
 		if (!matches(node->name, folded) && !matches(node->code, folded))
 			continue;
 		json_builder_begin_object(builder);
@@ -138,6 +146,8 @@ search(const VlgHttpRequest *request, const char *const *params, gpointer data)
 	for (guint i = 0; i < cameras->len && found < SEARCH_LIMIT; i++) {
 		const VlgCameraInfo *info = cameras->pdata[i];
 
+		if (!vlg_access_camera_visible(request->principal, info))
+			continue;
 		if (!matches(info->name, folded) && !matches(info->id, folded))
 			continue;
 		add_camera(builder, app, info);

@@ -82,6 +82,6 @@ get_file(const VlgHttpRequest *request, const char *const *params, gpointer data
 void
 vlg_static_files_register(VlgHttpRouter *router, const char *web_root)
 {
-	vlg_http_router_add(router, VLG_HTTP_GET, "/", get_index, (gpointer)web_root);
-	vlg_http_router_add(router, VLG_HTTP_GET, "/static/{file}", get_file, (gpointer)web_root);
+	vlg_http_router_add_public(router, VLG_HTTP_GET, "/", get_index, (gpointer)web_root);
+	vlg_http_router_add_public(router, VLG_HTTP_GET, "/static/{file}", get_file, (gpointer)web_root);
 }

@@ -22,6 +22,7 @@ typedef struct {
 	VlgWsConnection *connection;
 	char *id;
 	char *peer_address;
+	VlgPrincipal *principal; /* who opened the wall: what it may show */
 	VlgWebrtcPeer *peer;
 	Tile tiles[MAX_TILES];
 	guint layout;
@@ -396,7 +397,14 @@ camera_member(Wall *wall, JsonObject *message)
 {
 	const char *id = string_member(message, "camera");
 
-	if (!id || !vlg_app_find_camera(wall->app, id)) {
+	/* The token is checked again on every subscription: an expired one ends the wall. */
+	if (vlg_principal_is_expired(wall->principal, g_get_real_time() / G_USEC_PER_SEC)) {
+		g_message("wall %s: the token of %s expired", wall->id, wall->principal->name);
+		send_error(wall, "unauthorized", "the token has expired");
+		vlg_ws_close(wall->connection, VLG_WS_CLOSE_UNAUTHORIZED, "token expired");
+		return NULL;
+	}
+	if (!id || !vlg_app_find_visible_camera(wall->app, wall->principal, id)) {
 		send_error(wall, "unknown-camera", "no camera with this id");
 		return NULL;
 	}
@@ -585,7 +593,7 @@ on_message(gpointer state, const char *text, gsize length)
 /* ---- the socket ---- */
 
 static gpointer
-on_open(VlgWsConnection *connection, const char *peer, gpointer data)
+on_open(VlgWsConnection *connection, const char *peer, VlgPrincipal *principal, gpointer data)
 {
 	Wall *wall = g_new0(Wall, 1);
 	g_autofree char *uuid = g_uuid_string_random();
@@ -594,8 +602,10 @@ on_open(VlgWsConnection *connection, const char *peer, gpointer data)
 	wall->connection = vlg_ws_connection_ref(connection);
 	wall->id = g_strndup(uuid, 8);
 	wall->peer_address = g_strdup(peer);
+	wall->principal = vlg_principal_ref(principal);
 	wall_count++;
-	g_message("wall %s opened from %s", wall->id, peer);
+	g_message("wall %s opened from %s by %s (%s at %s)", wall->id, peer, principal->name,
+		  vlg_role_to_string(principal->role), principal->org);
 	return wall;
 }
 
@@ -613,6 +623,7 @@ on_closed(gpointer state)
 	vlg_ws_connection_unref(wall->connection);
 	g_free(wall->last_tiles);
 	g_free(wall->peer_address);
+	vlg_principal_unref(wall->principal);
 	g_free(wall->id);
 	g_free(wall);
 	wall_count--;

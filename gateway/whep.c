@@ -169,7 +169,8 @@ is_sdp(const char *content_type)
 static VlgHttpResponse *
 check_offer_request(VlgWhep *whep, const VlgHttpRequest *request, const char *camera_id)
 {
-	if (!vlg_app_find_camera(whep->app, camera_id))
+	/* A camera outside the viewer's subtree is answered as an unknown one. */
+	if (!vlg_app_find_visible_camera(whep->app, request->principal, camera_id))
 		return vlg_http_response_new_error(404, "no camera with this id");
 	if (!is_sdp(request->content_type))
 		return vlg_http_response_new_error(415, "the offer must be sent as application/sdp");
@@ -212,23 +213,29 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	session->pending = vlg_http_pending_ref(request->pending);
 	session->deadline_source = g_timeout_add_seconds(CONNECT_DEADLINE_S, connect_deadline,
 							 session);
-	g_message("whep session %s for camera %s from %s", session->id, camera_id, request->peer);
+	g_message("whep session %s for camera %s from %s (%s, %s at %s)", session->id, camera_id,
+		  request->peer, request->principal->name,
+		  vlg_role_to_string(request->principal->role), request->principal->org);
 	return NULL;
 }
 
 static WhepSession *
-find_session(VlgWhep *whep, const char *const *params)
+find_session(VlgWhep *whep, const VlgHttpRequest *request, const char *const *params)
 {
 	WhepSession *session = g_hash_table_lookup(whep->sessions, params[1]);
 
-	return session && strcmp(session->camera_id, params[0]) == 0 ? session : NULL;
+	if (!session || strcmp(session->camera_id, params[0]) != 0)
+		return NULL;
+	return vlg_app_find_visible_camera(whep->app, request->principal, session->camera_id) ?
+		       session :
+		       NULL;
 }
 
 static VlgHttpResponse *
 delete_session(const VlgHttpRequest *request, const char *const *params, gpointer data)
 {
 	VlgWhep *whep = data;
-	WhepSession *session = find_session(whep, params);
+	WhepSession *session = find_session(whep, request, params);
 
 	if (!session)
 		return with_cors(vlg_http_response_new_error(404, "no such WHEP session"));
@@ -285,11 +292,11 @@ void
 vlg_whep_register(VlgWhep *whep, VlgHttpRouter *router)
 {
 	vlg_http_router_add(router, VLG_HTTP_POST, "/whep/{camera}", post_offer, whep);
-	vlg_http_router_add(router, VLG_HTTP_OPTIONS, "/whep/{camera}", preflight, whep);
+	vlg_http_router_add_public(router, VLG_HTTP_OPTIONS, "/whep/{camera}", preflight, whep);
 	vlg_http_router_add(router, VLG_HTTP_DELETE, "/whep/{camera}/{session}", delete_session,
 			    whep);
 	vlg_http_router_add(router, VLG_HTTP_PATCH, "/whep/{camera}/{session}", patch_session, whep);
-	vlg_http_router_add(router, VLG_HTTP_OPTIONS, "/whep/{camera}/{session}", preflight, whep);
+	vlg_http_router_add_public(router, VLG_HTTP_OPTIONS, "/whep/{camera}/{session}", preflight, whep);
 }
 
 guint

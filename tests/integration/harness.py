@@ -85,34 +85,73 @@ class Camsim(Process):
             raise RuntimeError("camsim %r answered %r" % (command, reply))
 
 
+CITY = "330200000000"
+
+
 class Gateway(Process):
-    def __init__(self, workdir, catalogue_text, config_text=""):
+    """The daemon on a config of its own in `workdir`, with its own HS256 secret (self.secret)
+    so that tests can mint tokens (`token()`) and check that the secret never reaches a log."""
+
+    def __init__(self, workdir, catalogue_text, config_text="", auth_text=None, scheme="http"):
         self.workdir = workdir
-        conf = os.path.join(workdir, "gateway.conf")
+        self.conf = os.path.join(workdir, "gateway.conf")
         cat = os.path.join(workdir, "catalogue.conf")
+        self.secret = os.urandom(32).hex()
+        secret_path = os.path.join(workdir, "jwt-secret")
+        with open(os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(self.secret + "\n")
+        if auth_text is None:
+            auth_text = "[auth]\nhs256-secret-file=%s\n" % secret_path
         with open(cat, "w") as f:
             f.write(catalogue_text)
-        with open(conf, "w") as f:
+        with open(self.conf, "w") as f:
             f.write("[gateway]\nlisten=127.0.0.1:8080\ncatalogue=catalogue.conf\n"
-                    "state-dir=%s\n%s" % (workdir, config_text))
+                    "state-dir=%s\n%s\n%s" % (workdir, config_text, auth_text))
+        self._tokens = {}
         env = dict(os.environ, GIO_USE_PROXY_RESOLVER="dummy")
-        super().__init__([GATEWAY, "--config", conf, "--port", "0"],
-                         r"listening on http://127\.0\.0\.1:(\d+)/", "gateway", env=env)
+        super().__init__([GATEWAY, "--config", self.conf, "--port", "0"],
+                         r"listening on %s://127\.0\.0\.1:(\d+)/" % scheme, "gateway", env=env)
         self.port = int(self.ready_line.group(1))
 
-    def get(self, path):
-        """(status, parsed JSON or text) of GET path."""
+    def token(self, org=CITY, role="admin", name="integration test", ttl="1h"):
+        """A token from `linkage-gateway token` (the installers' command), cached per claims."""
+        key = (org, role, name, ttl)
+        if key not in self._tokens:
+            out = subprocess.run([GATEWAY, "token", "--config", self.conf, "--org", org,
+                                  "--role", role, "--name", name, "--ttl", ttl],
+                                 capture_output=True, text=True, timeout=10)
+            if out.returncode != 0:
+                raise RuntimeError("token: %s" % out.stderr)
+            self._tokens[key] = out.stdout.strip()
+        return self._tokens[key]
+
+    def request(self, method, path, body=None, headers=None, token="city"):
+        """(status, parsed JSON or text, headers) of one request. token: "city" for a city admin
+        token, None for none, or the token itself."""
+        headers = dict(headers or {})
+        if token == "city":
+            token = self.token()
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=body,
+                                     headers=headers, method=method)
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=10) as r:
-                body = r.read().decode()
-                status = r.status
-                ctype = r.headers.get("Content-Type", "")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                text, status, got = r.read().decode(), r.status, r.headers
         except urllib.error.HTTPError as e:
-            body = e.read().decode()
-            status = e.code
-            ctype = e.headers.get("Content-Type", "")
-        return status, (json.loads(body) if ctype.startswith("application/json") else body)
+            text, status, got = e.read().decode(), e.code, e.headers
+        ctype = got.get("Content-Type", "")
+        return status, (json.loads(text) if ctype.startswith("application/json") else text), got
+
+    def get(self, path, token="city"):
+        """(status, parsed JSON or text) of GET path, with a city admin token by default."""
+        status, body, _ = self.request("GET", path, token=token)
+        return status, body
+
+    def log_text(self):
+        """Everything the daemon wrote to stderr so far (its log)."""
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
 
     def camera(self, camera_id):
         status, body = self.get("/api/v1/cameras/" + camera_id)
@@ -180,13 +219,19 @@ class Tap:
 class WebSocket:
     """A minimal RFC 6455 client over a plain socket, enough to drive /ws/wall in tests."""
 
-    def __init__(self, port, path):
+    def __init__(self, port, path, protocols=None, wrap=None):
+        """protocols: Sec-WebSocket-Protocol entries; wrap: a function wrapping the socket
+        (TLS)."""
         import base64
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if wrap:
+            self.sock = wrap(self.sock)
         key = base64.b64encode(os.urandom(16)).decode()
+        extra = "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(protocols) if protocols else ""
         self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, port, key)).encode())
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n%s"
+                           "Sec-WebSocket-Version: 13\r\n\r\n"
+                           % (path, port, key, extra)).encode())
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(1)
@@ -195,6 +240,7 @@ class WebSocket:
             head += chunk
         if b" 101 " not in head.split(b"\r\n")[0]:
             raise RuntimeError("no upgrade: %r" % head)
+        self.head = head.decode(errors="replace")
         self.close_code = None
 
     def send_raw(self, payload, opcode=1):

@@ -35,7 +35,8 @@ def main():
 
 def hello(gateway):
     ws = harness.WebSocket(gateway.port, "/ws/wall")
-    ws.send({"type": "hello", "layout": 4, "tiles": [{"tile": 0, "camera": "cam-1"}]})
+    ws.send({"type": "hello", "token": gateway.token(), "layout": 4,
+             "tiles": [{"tile": 0, "camera": "cam-1"}]})
     ws.recv_type("welcome")
     offer = ws.recv_type("offer")
     mlines = [l for l in offer["sdp"].splitlines() if l.startswith("m=video")]
@@ -59,7 +60,7 @@ def complete_offers(gateway):
     tiles = [{"tile": t, "camera": "cam-1" if t % 2 else "cam-2"} for t in (0, 1, 2, 3, 6)]
     for _ in range(30):
         ws = harness.WebSocket(gateway.port, "/ws/wall")
-        ws.send({"type": "hello", "layout": 9, "tiles": tiles})
+        ws.send({"type": "hello", "token": gateway.token(), "layout": 9, "tiles": tiles})
         offer = ws.recv_type("offer")
         mlines = [l for l in offer["sdp"].splitlines() if l.startswith("m=")]
         assert len(mlines) == 16, "%d m-lines" % len(mlines)
@@ -67,7 +68,11 @@ def complete_offers(gateway):
 
 
 def bad_messages(gateway):
+    # The token in a first message that is not hello, so that every message below is the
+    # wall's to judge.
     ws = harness.WebSocket(gateway.port, "/ws/wall")
+    ws.send({"type": "ping", "token": gateway.token()})
+    ws.recv_type("pong")
     cases = [
         ("{not json", "bad-json"),
         ("[1,2]", "bad-json"),
@@ -80,7 +85,7 @@ def bad_messages(gateway):
         ws.send(message)
         reply = ws.recv_type("error")
         assert reply["code"] == code, (message, reply)
-    ws.send({"type": "hello", "layout": 1})
+    ws.send({"type": "hello", "token": "ignored: already authenticated", "layout": 1})
     ws.recv_type("welcome")
     after_hello = [
         ({"type": "hello", "layout": 1}, "bad-message"),

@@ -3,6 +3,7 @@
 """WHEP against the daemon, with a webrtcbin client that decodes what it gets. Runs inside a
 loopback-only network namespace (in-netns.sh), and ICE is held to 127.0.0.1 on both sides."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -44,7 +45,8 @@ def main():
 
 def client(gateway, camera, seconds, expect, background=False):
     argv = [WHEP_CLIENT, "http://127.0.0.1:%d/whep/%s" % (gateway.port, camera),
-            "--seconds", str(seconds), "--expect-frames", str(expect)]
+            "--seconds", str(seconds), "--expect-frames", str(expect),
+            "--bearer", gateway.token()]
     if background:
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 20)
@@ -98,15 +100,9 @@ def restart(gateway, camsim):
 
 
 def request(gateway, method, path, body=None, ctype=None):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (gateway.port, path), data=body,
-                                 method=method)
-    if ctype:
-        req.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, dict(r.headers), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read().decode()
+    status, text, headers = gateway.request(method, path, body,
+                                            {"Content-Type": ctype} if ctype else None)
+    return status, dict(headers), text if isinstance(text, str) else json.dumps(text)
 
 
 def bad_requests(gateway):
@@ -133,7 +129,9 @@ def bad_requests(gateway):
 
 
 def preflight(gateway):
-    status, headers, _ = request(gateway, "OPTIONS", "/whep/cam-cbp")
+    # Browsers send preflights without credentials: they need no token.
+    status, _, headers = gateway.request("OPTIONS", "/whep/cam-cbp", token=None)
+    headers = dict(headers)
     assert status == 204, status
     assert "POST" in headers["Access-Control-Allow-Methods"], headers
     assert "Authorization" in headers["Access-Control-Allow-Headers"], headers

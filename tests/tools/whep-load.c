@@ -184,6 +184,10 @@ http_exchange(HttpCall *call, GError **error)
 			       g_uri_get_path(uri), query ? "?" : "", query ? query : "",
 			       g_uri_get_host(uri), port);
 	g_string_append(request, "User-Agent: vlg-whep-load\r\nConnection: close\r\n");
+	/* From the environment, not argv, which any local user can read in /proc. */
+	if (g_getenv("VLG_TOKEN"))
+		g_string_append_printf(request, "Authorization: Bearer %s\r\n",
+				       g_getenv("VLG_TOKEN"));
 	if (call->body)
 		g_string_append_printf(request,
 				       "Content-Type: application/sdp\r\nAccept: "
@@ -779,6 +783,9 @@ load_parse_args(Load *load, gint *argc, gchar ***argv)
 	g_autoptr(GOptionContext) context = g_option_context_new("URL... - WHEP load generator");
 	g_autoptr(GError) error = NULL;
 
+	g_option_context_set_description(context,
+					 "Environment: VLG_TOKEN, a token sent as "
+					 "Authorization: Bearer.");
 	load->viewers_wanted = 1;
 	load->seconds = 10;
 	load->stagger_ms = 50;

@@ -72,17 +72,19 @@ START_TEST(test_demo_default)
 	ck_assert_msg(catalogue != NULL, "%s", error ? error->message : "?");
 	cameras = vlg_catalogue_cameras(catalogue);
 	ck_assert_uint_eq(cameras->len, 6);
-	ck_assert_uint_eq(vlg_catalogue_node_count(catalogue), 5);
+	ck_assert_uint_eq(vlg_catalogue_node_count(catalogue), 6);
 	ck_assert_str_eq(vlg_catalogue_root(catalogue)->code, "330200000000");
 	assert_node(catalogue, "330200000000", "Demo City", VLG_ORG_LEVEL_CITY, NULL, 1, 0);
 	assert_node(catalogue, "330203000000", "Haishu District", VLG_ORG_LEVEL_DISTRICT,
-		    "330200000000", 1, 0);
+		    "330200000000", 2, 0);
 	assert_node(catalogue, "330203001000", "Gulou Street", VLG_ORG_LEVEL_STREET, "330203000000",
-		    2, 0);
+		    1, 0);
+	assert_node(catalogue, "330203002000", "Baiyun Street", VLG_ORG_LEVEL_STREET, "330203000000",
+		    1, 0);
 	assert_node(catalogue, "330203001001", "Xishu Community", VLG_ORG_LEVEL_COMMUNITY,
 		    "330203001000", 0, 3);
-	assert_node(catalogue, "330203001002", "Dongmen Community", VLG_ORG_LEVEL_COMMUNITY,
-		    "330203001000", 0, 3);
+	assert_node(catalogue, "330203002001", "Dongmen Community", VLG_ORG_LEVEL_COMMUNITY,
+		    "330203002000", 0, 3);
 	for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
 		camera = g_ptr_array_index(cameras, i);
 		ck_assert_str_eq(camera->id, ids[i]);
@@ -97,7 +99,7 @@ START_TEST(test_demo_default)
 	}
 	camera = vlg_catalogue_find_camera(catalogue, "cam-h265");
 	ck_assert_str_eq(camera->url, "rtsp://127.0.0.1:8554/h265-main-720p");
-	ck_assert_str_eq(camera->org->code, "330203001002");
+	ck_assert_str_eq(camera->org->code, "330203002001");
 	ck_assert_ptr_null(vlg_catalogue_find_camera(catalogue, "cam-nope"));
 	ck_assert_ptr_null(vlg_catalogue_find_node(catalogue, "330203001003"));
 }

@@ -11,16 +11,30 @@ static VlgHttpResponse *
 echo_params(const VlgHttpRequest *request, const char *const *params, gpointer data)
 {
 	g_autofree char *joined = g_strjoinv("|", (char **)params);
-	g_autofree char *text = g_strdup_printf("%s:%s", (const char *)data, joined);
+	g_autofree char *text = g_strdup_printf("%s:%s%s%s", (const char *)data, joined,
+						request->principal ? "@" : "",
+						request->principal ? request->principal->name : "");
 
 	return vlg_http_response_new_text(200, "text/plain", text);
+}
+
+/* Accepts exactly "Bearer good" (and "bearer  good": the scheme is case-insensitive). */
+static VlgPrincipal *
+authenticate(const char *authorization, const char *peer, gpointer data)
+{
+	const char *token = vlg_auth_bearer_token(authorization);
+
+	if (g_strcmp0(token, "good") != 0)
+		return NULL;
+	return vlg_principal_new("330203001000", VLG_ROLE_VIEWER, "ann", G_MAXINT64);
 }
 
 static void
 setup(void)
 {
 	router = vlg_http_router_new();
-	vlg_http_router_add(router, VLG_HTTP_GET, "/healthz", echo_params, "health");
+	vlg_http_router_set_authenticator(router, authenticate, NULL);
+	vlg_http_router_add_public(router, VLG_HTTP_GET, "/healthz", echo_params, "health");
 	vlg_http_router_add(router, VLG_HTTP_GET, "/api/v1/cameras", echo_params, "list");
 	vlg_http_router_add(router, VLG_HTTP_GET, "/api/v1/cameras/{id}", echo_params, "get");
 	vlg_http_router_add(router, VLG_HTTP_DELETE, "/api/v1/cameras/{id}", echo_params, "del");
@@ -38,13 +52,21 @@ static const struct {
 	const char *path;
 	guint status;
 	const char *body; /* for 200; for errors, a fragment of the message */
+	const char *authorization; /* NULL: "Bearer good" */
 } dispatch_table[] = {
-	{ VLG_HTTP_GET, "/healthz", 200, "health:" },
-	{ VLG_HTTP_GET, "/api/v1/cameras", 200, "list:" },
-	{ VLG_HTTP_GET, "/api/v1/cameras/cam-1", 200, "get:cam-1" },
-	{ VLG_HTTP_DELETE, "/api/v1/cameras/cam-1", 200, "del:cam-1" },
-	{ VLG_HTTP_GET, "/api/v1/cameras/cam%201", 200, "get:cam 1" },
-	{ VLG_HTTP_GET, "/a/1/b/2", 200, "two:1|2" },
+	{ VLG_HTTP_GET, "/healthz", 200, "health:", "" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 200, "list:@ann" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 200, "list:@ann", "bearer   good" },
+	{ VLG_HTTP_GET, "/api/v1/cameras/cam-1", 200, "get:cam-1@ann" },
+	{ VLG_HTTP_DELETE, "/api/v1/cameras/cam-1", 200, "del:cam-1@ann" },
+	{ VLG_HTTP_GET, "/api/v1/cameras/cam%201", 200, "get:cam 1@ann" },
+	{ VLG_HTTP_GET, "/a/1/b/2", 200, "two:1|2@ann" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 401, "a valid token is required", "" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 401, "a valid token is required", "Bearer bad" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 401, "a valid token is required", "Basic good" },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 401, "a valid token is required", "Bearer " },
+	{ VLG_HTTP_GET, "/api/v1/cameras", 401, "a valid token is required", "good" },
+	{ VLG_HTTP_DELETE, "/api/v1/cameras/x", 401, "a valid token is required", "Bearer goodx" },
 	{ VLG_HTTP_GET, "/api/v1/cameras/", 404, "nothing is served" },
 	{ VLG_HTTP_GET, "/api/v1/cameras/a/b", 404, "nothing is served" },
 	{ VLG_HTTP_GET, "/nope", 404, "nothing is served" },
@@ -60,8 +82,12 @@ static const struct {
 
 START_TEST(test_dispatch)
 {
+	const char *authorization = dispatch_table[_i].authorization;
 	VlgHttpRequest request = { .method = dispatch_table[_i].method,
-				   .path = dispatch_table[_i].path };
+				   .path = dispatch_table[_i].path,
+				   .authorization = !authorization ? "Bearer good" :
+						    *authorization ? authorization :
+								     NULL };
 	g_autoptr(VlgHttpResponse) response = vlg_http_router_dispatch(router, &request);
 	gsize size;
 	const char *data = g_bytes_get_data(response->body, &size);
@@ -73,6 +99,43 @@ START_TEST(test_dispatch)
 	else
 		ck_assert_msg(strstr(body, dispatch_table[_i].body), "%s lacks %s", body,
 			      dispatch_table[_i].body);
+}
+END_TEST
+
+/* Every refusal is the same 401, byte for byte, with a Bearer challenge. */
+START_TEST(test_unauthorized_is_uniform)
+{
+	const char *attempts[] = { NULL, "Bearer bad", "Basic x", "Bearer", "Bearer good " };
+	g_autoptr(VlgHttpResponse) first = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(attempts); i++) {
+		VlgHttpRequest request = { .method = VLG_HTTP_GET, .path = "/api/v1/cameras",
+					   .authorization = attempts[i] };
+		g_autoptr(VlgHttpResponse) response = vlg_http_router_dispatch(router, &request);
+
+		ck_assert_uint_eq(response->status, 401);
+		ck_assert_str_eq(response->headers->pdata[0],
+				 "WWW-Authenticate: Bearer realm=\"linkage-gateway\"");
+		if (!first) {
+			first = g_steal_pointer(&response);
+			continue;
+		}
+		ck_assert(g_bytes_equal(response->body, first->body));
+	}
+}
+END_TEST
+
+/* A router nobody gave an authenticator fails closed. */
+START_TEST(test_no_authenticator_fails_closed)
+{
+	g_autoptr(VlgHttpRouter) bare = vlg_http_router_new();
+	VlgHttpRequest request = { .method = VLG_HTTP_GET, .path = "/x",
+				   .authorization = "Bearer good" };
+	g_autoptr(VlgHttpResponse) response = NULL;
+
+	vlg_http_router_add(bare, VLG_HTTP_GET, "/x", echo_params, "x");
+	response = vlg_http_router_dispatch(bare, &request);
+	ck_assert_uint_eq(response->status, 401);
 }
 END_TEST
 
@@ -95,7 +158,8 @@ END_TEST
 
 START_TEST(test_405_has_allow_header)
 {
-	VlgHttpRequest request = { .method = VLG_HTTP_POST, .path = "/api/v1/cameras/x" };
+	VlgHttpRequest request = { .method = VLG_HTTP_POST, .path = "/api/v1/cameras/x",
+				   .authorization = "Bearer good" };
 	g_autoptr(VlgHttpResponse) response = vlg_http_router_dispatch(router, &request);
 
 	ck_assert_uint_eq(response->headers->len, 1);
@@ -142,6 +206,8 @@ router_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_dispatch, 0, G_N_ELEMENTS(dispatch_table));
 	tcase_add_test(tc, test_405_has_allow_header);
+	tcase_add_test(tc, test_unauthorized_is_uniform);
+	tcase_add_test(tc, test_no_authenticator_fails_closed);
 	suite_add_tcase(suite, tc);
 	tc = tcase_create("responses");
 	tcase_add_test(tc, test_error_shape);
