@@ -625,7 +625,9 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return on_http_writeable(wsi, session);
 	case LWS_CALLBACK_CLOSED_HTTP:
-		session_reset(session);
+		/* No session block when the connection died in the TLS handshake. */
+		if (session)
+			session_reset(session);
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED:
 		session_reset(session);
@@ -635,7 +637,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_writeable(wsi, both);
 	case LWS_CALLBACK_CLOSED:
-		ws_closed(both);
+		if (both)
+			ws_closed(both);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

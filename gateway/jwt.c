@@ -340,7 +340,8 @@ es256_key_new(const char *pem, gsize length, gboolean private_key, GError **erro
 
 	if (!pkey) {
 		set_error(error, VLG_JWT_ERROR_KEY,
-			  private_key ? "not an unencrypted PEM private key" : "not a PEM public key");
+			  private_key ? "not an unencrypted PEM private key"
+				      : "not a PEM public key");
 		return NULL;
 	}
 	if (!is_p256(pkey)) {
@@ -448,7 +449,7 @@ on_array_end(JsonParser *parser, JsonArray *array, JsonShape *shape)
 }
 
 static JsonParser *
-json_parser_new_shaped(JsonShape *shape)
+shape_parser_new(JsonShape *shape)
 {
 	JsonParser *parser = json_parser_new();
 
@@ -470,14 +471,15 @@ parse_object(GBytes *bytes, const char *what, GError **error)
 	const char *data = g_bytes_get_data(bytes, &length);
 	JsonNode *root = NULL;
 
-	/* Also refuses a NUL byte, after which json-glib would stop reading. */
+	/* json-glib 1.6 checks this too; checked here so that a NUL byte (where a C string would
+	 * end) is refused whatever the json-glib version. */
 	if (length == 0 || !g_utf8_validate(data, (gssize)length, NULL)) {
 		g_set_error(error, VLG_JWT_ERROR, VLG_JWT_ERROR_MALFORMED,
 			    "token %s is not UTF-8 JSON", what);
 		return NULL;
 	}
 	shape.members = g_array_new(FALSE, FALSE, sizeof(guint));
-	parser = json_parser_new_shaped(&shape);
+	parser = shape_parser_new(&shape);
 	if (json_parser_load_from_data(parser, data, (gssize)length, NULL) &&
 	    !json_parser_has_assignment(parser, NULL))
 		root = json_parser_get_root(parser);
@@ -498,7 +500,8 @@ parse_object(GBytes *bytes, const char *what, GError **error)
 static gboolean
 node_is_string(JsonNode *node)
 {
-	return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING;
+	return node && JSON_NODE_HOLDS_VALUE(node) &&
+	       json_node_get_value_type(node) == G_TYPE_STRING;
 }
 
 /* RFC 7519 NumericDate: an integer or not, but a finite number (json-glib reads 1e999 as inf). */
@@ -565,10 +568,12 @@ check_header(JsonObject *header, VlgJwtAlgorithm *algorithm, GError **error)
 
 	/* RFC 7515 4.1.11: extensions we do not know must not be ignored. */
 	if (json_object_has_member(header, "crit")) {
-		set_error(error, VLG_JWT_ERROR_ALGORITHM, "critical header parameters are not supported");
+		set_error(error, VLG_JWT_ERROR_ALGORITHM,
+			  "critical header parameters are not supported");
 		return FALSE;
 	}
-	if (typ && !(node_is_string(typ) && g_ascii_strcasecmp(json_node_get_string(typ), "JWT") == 0)) {
+	if (typ &&
+	    !(node_is_string(typ) && g_ascii_strcasecmp(json_node_get_string(typ), "JWT") == 0)) {
 		set_error(error, VLG_JWT_ERROR_ALGORITHM, "token type is not JWT");
 		return FALSE;
 	}
@@ -641,7 +646,7 @@ check_times(JsonObject *claims, const VlgJwtPolicy *policy, GError **error)
 				    time_claims[i].name);
 			return FALSE;
 		}
-		/* In doubles: a claim near G_MAXINT64 must not overflow, and fractions are allowed. */
+		/* In doubles: a claim near G_MAXINT64 must not overflow; fractions are allowed. */
 		if (time_claims[i].sign * ((double)policy->now - when) > policy->leeway_seconds) {
 			set_error(error, time_claims[i].code, time_claims[i].message);
 			return FALSE;

@@ -97,7 +97,8 @@ es256_der(const char *input)
 	size_t length = sizeof der;
 
 	ck_assert_int_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, es_pkey), 1);
-	ck_assert_int_eq(EVP_DigestSign(ctx, der, &length, (const guint8 *)input, strlen(input)), 1);
+	ck_assert_int_eq(EVP_DigestSign(ctx, der, &length, (const guint8 *)input, strlen(input)),
+			 1);
 	EVP_MD_CTX_free(ctx);
 	return g_bytes_new(der, length);
 }
@@ -272,7 +273,8 @@ static const struct {
 	  NULL, ACCEPTED },
 	{ ES, CLAIMS("\"aud\":[\"" AUDIENCE "\"]," EXP), SIGN_ES256, MUTATE_NONE, KEYS_ES, NULL,
 	  ACCEPTED },
-	{ HS, CLAIMS(AUD ",\"exp\":1700000600.5"), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, ACCEPTED },
+	{ HS, CLAIMS(AUD ",\"exp\":1700000600.5"), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
+	  ACCEPTED },
 	{ HS, CLAIMS(AUD ",\"iss\":\"" ISSUER "\"," EXP), SIGN_HS256, MUTATE_NONE, KEYS_HS, ISSUER,
 	  ACCEPTED },
 	{ HS, CLAIMS(AUD ",\"iss\":\"evil-issuer\"," EXP), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
@@ -309,7 +311,8 @@ static const struct {
 	  VLG_JWT_ERROR_ALGORITHM },
 	{ "{\"alg\":\"hs256\"}", GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
 	  VLG_JWT_ERROR_ALGORITHM },
-	{ "{\"typ\":\"JWT\"}", GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_ALGORITHM },
+	{ "{\"typ\":\"JWT\"}", GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
+	  VLG_JWT_ERROR_ALGORITHM },
 	{ "{\"alg\":256}", GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_ALGORITHM },
 	{ "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
 	  VLG_JWT_ERROR_ALGORITHM },
@@ -328,11 +331,12 @@ static const struct {
 	{ HS, "not json", SIGN_HS256_OTHER, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_SIGNATURE },
 	{ HS, "[" GOOD "]", SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_MALFORMED },
 	{ HS, GOOD GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_MALFORMED },
-	{ HS, "var x = " GOOD ";", SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_MALFORMED },
+	{ HS, "var x = " GOOD ";", SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
+	  VLG_JWT_ERROR_MALFORMED },
 	{ HS, CLAIMS(AUD "," EXP ",\"exp\":1900000000"), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
 	  VLG_JWT_ERROR_MALFORMED },
-	{ HS, CLAIMS(AUD "," EXP ",\"x\":{\"a\":1,\"a\":2}"), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
-	  VLG_JWT_ERROR_MALFORMED },
+	{ HS, CLAIMS(AUD "," EXP ",\"x\":{\"a\":1,\"a\":2}"), SIGN_HS256, MUTATE_NONE, KEYS_HS,
+	  NULL, VLG_JWT_ERROR_MALFORMED },
 	{ HS, CLAIMS(AUD "," EXP ",\"x\":\"\xff\""), SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL,
 	  VLG_JWT_ERROR_MALFORMED },
 	{ HS, "", SIGN_HS256, MUTATE_NONE, KEYS_HS, NULL, VLG_JWT_ERROR_MALFORMED },
@@ -384,8 +388,8 @@ static const struct {
 	{ HS, CLAIMS(AUD ",\"iss\":\"evil-issuer\"," EXP), SIGN_HS256, MUTATE_NONE, KEYS_HS, ISSUER,
 	  VLG_JWT_ERROR_ISSUER },
 	{ HS, GOOD, SIGN_HS256, MUTATE_NONE, KEYS_HS, ISSUER, VLG_JWT_ERROR_ISSUER },
-	{ HS, CLAIMS(AUD ",\"iss\":[\"" ISSUER "\"]," EXP), SIGN_HS256, MUTATE_NONE, KEYS_HS, ISSUER,
-	  VLG_JWT_ERROR_ISSUER },
+	{ HS, CLAIMS(AUD ",\"iss\":[\"" ISSUER "\"]," EXP), SIGN_HS256, MUTATE_NONE, KEYS_HS,
+	  ISSUER, VLG_JWT_ERROR_ISSUER },
 };
 
 static GBytes *
@@ -563,27 +567,50 @@ oversize_garbage(const char *token)
 static const struct {
 	char *(*mutate)(const char *token);
 	int expected;
+	const char *message; /* a fragment of it */
 } compact_table[] = {
-	{ two_parts, VLG_JWT_ERROR_MALFORMED },
-	{ four_parts, VLG_JWT_ERROR_MALFORMED },
-	{ empty, VLG_JWT_ERROR_MALFORMED },
-	{ only_dots, VLG_JWT_ERROR_MALFORMED },
-	{ padded_signature, VLG_JWT_ERROR_MALFORMED },
-	{ trailing_bits, VLG_JWT_ERROR_MALFORMED },
-	{ header_one_too_long, VLG_JWT_ERROR_MALFORMED },
-	{ leading_space, VLG_JWT_ERROR_MALFORMED },
-	{ trailing_newline, VLG_JWT_ERROR_MALFORMED },
-	{ empty_signature, VLG_JWT_ERROR_SIGNATURE },
-	{ oversize_garbage, VLG_JWT_ERROR_TOO_LONG },
+	{ two_parts, VLG_JWT_ERROR_MALFORMED, "three parts" },
+	{ four_parts, VLG_JWT_ERROR_MALFORMED, "three parts" },
+	{ empty, VLG_JWT_ERROR_MALFORMED, "three parts" },
+	{ only_dots, VLG_JWT_ERROR_MALFORMED, "JSON" },
+	{ padded_signature, VLG_JWT_ERROR_MALFORMED, "base64url" },
+	{ trailing_bits, VLG_JWT_ERROR_MALFORMED, "base64url" },
+	{ header_one_too_long, VLG_JWT_ERROR_MALFORMED, "base64url" },
+	{ leading_space, VLG_JWT_ERROR_MALFORMED, "base64url" },
+	{ trailing_newline, VLG_JWT_ERROR_MALFORMED, "base64url" },
+	{ empty_signature, VLG_JWT_ERROR_SIGNATURE, "wrong length" },
+	{ oversize_garbage, VLG_JWT_ERROR_TOO_LONG, "4096" },
 };
 
 START_TEST(test_compact_form)
 {
 	g_autofree char *good = build_token(HS, GOOD, SIGN_HS256, MUTATE_NONE);
 	g_autofree char *token = compact_table[_i].mutate(good);
+	VlgJwtPolicy policy = { .audience = AUDIENCE, .now = NOW };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) claims = vlg_jwt_verify(token, &hs_key, 1, &policy, &error);
 
 	check_token(good, ACCEPTED);
 	check_token(token, compact_table[_i].expected);
+	ck_assert_ptr_nonnull(error);
+	ck_assert_msg(strstr(error->message, compact_table[_i].message), "'%s' lacks '%s'",
+		      error->message, compact_table[_i].message);
+}
+END_TEST
+
+/* json-glib is given the length, but a NUL would end its reading early and leave what follows
+ * unread. */
+START_TEST(test_nul_in_payload)
+{
+	static const char payload[] = GOOD "\0{\"exp\":";
+	g_autofree char *header64 = b64url(HS, strlen(HS));
+	g_autofree char *payload64 = b64url(payload, sizeof payload - 1);
+	g_autofree char *input = g_strconcat(header64, ".", payload64, NULL);
+	g_autoptr(GBytes) mac = hmac(secret, input);
+	g_autofree char *mac64 = b64url(g_bytes_get_data(mac, NULL), g_bytes_get_size(mac));
+	g_autofree char *token = g_strconcat(input, ".", mac64, NULL);
+
+	check_token(token, VLG_JWT_ERROR_MALFORMED);
 }
 END_TEST
 
@@ -630,15 +657,18 @@ END_TEST
 
 /* Both carry exp 1300819380 and no aud: refused for the audience, which is only looked at once
  * the signature verified. */
+#define RFC_PAYLOAD                                                                                \
+	"eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0" \
+	"cnVlfQ"
 static const char rfc_hs256_token[] =
 	"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
-	".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+	"." RFC_PAYLOAD
 	".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 static const char rfc_hs256_key[] =
 	"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 static const char rfc_es256_token[] =
 	"eyJhbGciOiJFUzI1NiJ9"
-	".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+	"." RFC_PAYLOAD
 	".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 static const char rfc_es256_public_pem[] =
 	"-----BEGIN PUBLIC KEY-----\n"
@@ -671,7 +701,8 @@ START_TEST(test_rfc7515_examples)
 
 	ck_assert_ptr_nonnull(rfc_hs);
 	ck_assert_ptr_nonnull(rfc_es);
-	check_verify(rfc_table[_i].token, keys, G_N_ELEMENTS(keys), &policy, rfc_table[_i].expected);
+	check_verify(rfc_table[_i].token, keys, G_N_ELEMENTS(keys), &policy,
+		     rfc_table[_i].expected);
 	/* The same with one character of the claims changed. */
 	tampered[strchr(tampered, '.') - tampered + 9] ^= 1;
 	check_verify(tampered, keys, G_N_ELEMENTS(keys), &policy, VLG_JWT_ERROR_SIGNATURE);
@@ -941,6 +972,7 @@ jwt_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_bad_character, 0, 3 * G_N_ELEMENTS(bad_characters));
 	tcase_add_loop_test(tc, test_compact_form, 0, G_N_ELEMENTS(compact_table));
+	tcase_add_test(tc, test_nul_in_payload);
 	tcase_add_test(tc, test_default_length_limit);
 	tcase_add_test(tc, test_policy_length_limit);
 	suite_add_tcase(suite, tc);
