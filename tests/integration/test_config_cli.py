@@ -16,11 +16,14 @@ CITY = os.path.join(SOURCE, "config", "city-catalogue.conf")
 
 
 def main():
-    tap = harness.Tap(4)
+    tap = harness.Tap(6)
     workdir = tempfile.mkdtemp(prefix="vlg-config-")
     tap.run("--check-config on the built-in demo config exits 0", check_default)
     tap.run("--check-config names file, line and key of every error and exits 2", check_bad,
             workdir)
+    tap.run("--check-config loads the token keys and the TLS pair, naming bad files",
+            check_secrets, workdir)
+    tap.run("`token` mints a token and refuses bad options with exit 2", token_command, workdir)
     tap.run("--check-config accepts the city catalogue", check_city)
     tap.run("the daemon serves the city catalogue at once and pulls nothing", serve_city, workdir)
     tap.finish()
@@ -56,6 +59,62 @@ def check_bad(workdir):
     assert "bad-catalogue.conf:3:" in done.stderr and "bad-catalogue.conf:6:" in done.stderr, \
         done.stderr
     return done.stderr.strip().splitlines()[0]
+
+
+def check_secrets(workdir):
+    conf = os.path.join(workdir, "secrets.conf")
+    short = os.path.join(workdir, "short-secret")
+    with open(short, "w") as f:
+        f.write("only-twenty-bytes-xx\n")
+    cert, key = os.path.join(workdir, "c.crt"), os.path.join(workdir, "c.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-days", "1", "-nodes", "-subj", "/CN=t",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    cases = [
+        ("[auth]\nhs256-secret-file=%s\n" % short, ["hs256-secret-file", short, "32 bytes"]),
+        ("[auth]\nes256-public-key-file=%s/none.pem\n" % workdir,
+         ["es256-public-key-file", "none.pem"]),
+        ("[auth]\nes256-public-key-file=%s\n" % cert, ["es256-public-key-file", cert]),
+        ("[auth]\nhs256=false\n", ["hs256", "no token could ever be accepted"]),
+        ("[auth]\nleeway=9000\n", ["leeway"]),
+        ("[gateway]\ntls-certificate=%s\ntls-private-key=%s\n" % (key, key), [key]),
+        ("[gateway]\ntls-certificate=%s\n" % cert, ["set both"]),
+    ]
+    for text, fragments in cases:
+        with open(conf, "w") as f:
+            f.write("[gateway]\nstate-dir=%s\n" % workdir + text.replace("[gateway]\n", ""))
+        done = run("--config", conf, "--check-config")
+        assert done.returncode == 2, (text, done.stdout, done.stderr)
+        for fragment in fragments:
+            assert fragment in done.stderr, (fragment, done.stderr)
+        assert "only-twenty" not in done.stderr, "the secret was echoed"
+    with open(conf, "w") as f:
+        f.write("[gateway]\nstate-dir=%s/fresh\ntls-certificate=%s\ntls-private-key=%s\n"
+                % (workdir, cert, key))
+    done = run("--config", conf, "--check-config")
+    assert done.returncode == 0, done.stderr
+    # --check-config writes nothing: the default secret is made on the first start.
+    assert not os.path.exists(os.path.join(workdir, "fresh", "jwt-secret"))
+
+
+def token_command(workdir):
+    conf = os.path.join(workdir, "token.conf")
+    with open(conf, "w") as f:
+        f.write("[gateway]\nstate-dir=%s/token-state\n" % workdir)
+    for bad in (["--role", "viewer"], ["--org", "12"], ["--org", "330200000000", "--role", "root"],
+                ["--org", "330200000000", "--ttl", "forever"],
+                ["--org", "330200000000", "--ttl", "400d"], ["--org", "330200000000", "extra"]):
+        done = run("token", "--config", conf, *bad)
+        assert done.returncode == 2 and done.stdout == "", (bad, done.stdout, done.stderr)
+        assert "linkage-gateway token:" in done.stderr, done.stderr
+    done = run("token", "--config", conf, "--org", "330203001000", "--role", "operator",
+               "--ttl", "30m", "--name", "Desk 7")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert token.count(".") == 2 and len(token) < 4096, token
+    secret = os.path.join(workdir, "token-state", "jwt-secret")
+    assert oct(os.stat(secret).st_mode & 0o777) == "0o600"
+    return "%d-byte token" % len(token)
 
 
 def check_city():
