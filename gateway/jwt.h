@@ -23,7 +23,8 @@ G_BEGIN_DECLS
 /* Why a token was refused; tests check these, logs show the message. */
 typedef enum {
 	VLG_JWT_ERROR_TOO_LONG,      /* longer than the policy's max_length */
-	VLG_JWT_ERROR_MALFORMED,     /* not three base64url parts, bad base64url, bad JSON */
+	VLG_JWT_ERROR_MALFORMED,     /* not three base64url parts, bad base64url, bad JSON (also
+				      * duplicate members or more than one top-level value) */
 	VLG_JWT_ERROR_ALGORITHM,     /* alg none/unknown/not pinned to any key; crit; typ not JWT */
 	VLG_JWT_ERROR_SIGNATURE,     /* no key with that alg verifies the signature */
 	VLG_JWT_ERROR_EXPIRED,       /* now > exp + leeway */

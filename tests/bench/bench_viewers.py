@@ -58,11 +58,14 @@ def enter_loopback_namespace():
 
 
 
-def run_load(urls, viewers, seconds, sender_pid):
-    """Runs vlg-whep-load against `urls`; returns a dict of the sender's and the load's figures."""
+def run_load(urls, viewers, seconds, sender_pid, token=None):
+    """Runs vlg-whep-load against `urls`; returns a dict of the sender's and the load's figures.
+    `token` goes to the gateway as a bearer token (through the environment, not argv)."""
     argv = [WHEP_LOAD] + urls + ["--viewers", str(viewers), "--seconds", str(int(seconds)),
                                  "--stagger-ms", str(STAGGER_MS)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, VLG_TOKEN=token) if token else None
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
     result = {"summary": None}
     try:
         # whep-load has its own watchdog, so its stdout ends in bounded time; these readlines
@@ -117,7 +120,7 @@ def with_gateway(camsim, names, viewers, seconds):
             gateway.wait_state(n, "live", 20)
         time.sleep(2)
         urls = ["http://127.0.0.1:%d/whep/%s" % (gateway.port, n) for n in names]
-        return run_load(urls, viewers, seconds, gateway.proc.pid)
+        return run_load(urls, viewers, seconds, gateway.proc.pid, gateway.token())
     finally:
         gateway.stop()
 

@@ -89,6 +89,12 @@ START_TEST(test_defaults_empty_file)
 	ck_assert_uint_eq(config->egress_kbps, 0);
 	ck_assert_uint_eq(config->max_transcodes, 4);
 	ck_assert_int_eq(config->metrics_require_token, FALSE);
+	ck_assert_int_eq(config->hs256_enabled, TRUE);
+	ck_assert_ptr_null(config->hs256_secret_file);
+	ck_assert_ptr_null(config->es256_public_key_file);
+	ck_assert_str_eq(config->token_audience, "linkage-gateway");
+	ck_assert_ptr_null(config->token_issuer);
+	ck_assert_uint_eq(config->token_leeway_seconds, 30);
 	ck_assert_str_eq(vlg_transport_to_string(config->default_transport), "tcp");
 	ck_assert_uint_eq(config->profiles->len, 4);
 }
@@ -289,6 +295,11 @@ static const struct {
 	{ "[profile ]\n", "bad.conf:1: [profile ]: ", "profile name" },
 	{ "[profile sub]\nframerate=25\n", "bad.conf:2: [profile sub] framerate: ", "unknown key" },
 	{ "[gatway]\nlisten=127.0.0.1:8080\n", "bad.conf:1: [gatway]: ", "unknown group" },
+	{ "[auth]\nhs256=maybe\n", "bad.conf:2: [auth] hs256: ", "true or false" },
+	{ "[auth]\nhs256=false\n", "bad.conf:2: [auth] hs256: ", "no token could ever" },
+	{ "[auth]\naudience=\n", "bad.conf:2: [auth] audience: ", "must not be empty" },
+	{ "[auth]\nleeway=301\n", "bad.conf:2: [auth] leeway: ", "0" },
+	{ "[auth]\nsecret=abc\n", "bad.conf:2: [auth] secret: ", "unknown key" },
 	{ "[ingest]\nlingr=5\n", "bad.conf:2: [ingest] lingr: ", "unknown key" },
 	{ "[gateway]\nlisten\n", "bad.conf:2: ", "not blank, a comment" },
 	{ "listen=127.0.0.1:8080\n", "bad.conf:1: ", "before the first [group]" },
