@@ -52,12 +52,29 @@ struct _VlgWsConnection {
 	char *peer;
 	guint token_deadline; /* while no token was presented */
 	gpointer state;   /* the handler's; NULL until authenticated */
-	GQueue outgoing;  /* of GBytes* */
+	GQueue outgoing;  /* of Outgoing* */
+	char *path;       /* as requested, percent-encoded */
+	char *query;      /* or NULL */
 	gsize queued_bytes;
 	GString *incoming; /* fragments of the message being received */
 	int close_code;    /* non-zero: close once the queue is empty */
 	char *close_reason;
 };
+
+/* One queued WebSocket message. */
+typedef struct {
+	GBytes *data;
+	gboolean binary;
+} Outgoing;
+
+static void
+outgoing_free(gpointer data)
+{
+	Outgoing *outgoing = data;
+
+	g_bytes_unref(outgoing->data);
+	g_free(outgoing);
+}
 
 /* Per connection, zeroed by lws; one request at a time. */
 typedef struct {
@@ -343,8 +360,10 @@ vlg_ws_connection_unref(VlgWsConnection *connection)
 {
 	if (!connection || --connection->refcount > 0)
 		return;
-	g_queue_clear_full(&connection->outgoing, (GDestroyNotify)g_bytes_unref);
+	g_queue_clear_full(&connection->outgoing, outgoing_free);
 	g_string_free(connection->incoming, TRUE);
+	g_free(connection->path);
+	g_free(connection->query);
 	g_free(connection->close_reason);
 	g_free(connection->peer);
 	g_free(connection);
@@ -360,10 +379,11 @@ vlg_ws_close(VlgWsConnection *connection, int code, const char *reason)
 	lws_callback_on_writable(connection->wsi);
 }
 
-gboolean
-vlg_ws_send(VlgWsConnection *connection, const char *text)
+static gboolean
+ws_enqueue(VlgWsConnection *connection, GBytes *data, gboolean binary)
 {
-	gsize length = strlen(text);
+	gsize length = g_bytes_get_size(data);
+	Outgoing *outgoing;
 
 	if (!connection->wsi || connection->close_code)
 		return FALSE;
@@ -371,19 +391,59 @@ vlg_ws_send(VlgWsConnection *connection, const char *text)
 		vlg_ws_close(connection, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not reading fast enough");
 		return FALSE;
 	}
-	g_queue_push_tail(&connection->outgoing, g_bytes_new(text, length));
+	outgoing = g_new0(Outgoing, 1);
+	outgoing->data = g_bytes_ref(data);
+	outgoing->binary = binary;
+	g_queue_push_tail(&connection->outgoing, outgoing);
 	connection->queued_bytes += length;
 	lws_callback_on_writable(connection->wsi);
 	return TRUE;
 }
 
+gboolean
+vlg_ws_send(VlgWsConnection *connection, const char *text)
+{
+	g_autoptr(GBytes) data = g_bytes_new(text, strlen(text));
+
+	return ws_enqueue(connection, data, FALSE);
+}
+
+gboolean
+vlg_ws_send_binary(VlgWsConnection *connection, GBytes *data)
+{
+	return ws_enqueue(connection, data, TRUE);
+}
+
+gsize
+vlg_ws_get_queued_bytes(VlgWsConnection *connection)
+{
+	return connection->queued_bytes;
+}
+
+const char *
+vlg_ws_get_path(VlgWsConnection *connection)
+{
+	return connection->path;
+}
+
+const char *
+vlg_ws_get_query(VlgWsConnection *connection)
+{
+	return connection->query;
+}
+
+/* A route path ending in '/' serves every path below it. */
 static const WsRoute *
 find_ws_route(VlgHttpServer *server, const char *path)
 {
 	for (guint i = 0; i < server->ws_routes->len; i++) {
 		const WsRoute *route = server->ws_routes->pdata[i];
+		gsize length = strlen(route->path);
 
 		if (strcmp(route->path, path) == 0)
+			return route;
+		if (length > 1 && route->path[length - 1] == '/' &&
+		    strncmp(route->path, path, length) == 0 && path[length] != '\0')
 			return route;
 	}
 	return NULL;
@@ -465,6 +525,8 @@ ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
 	connection->route = route;
 	connection->server = server;
 	connection->peer = g_strdup(peer);
+	connection->path = g_steal_pointer(&path);
+	connection->query = copy_header(wsi, WSI_TOKEN_HTTP_URI_ARGS);
 	connection->incoming = g_string_new(NULL);
 	g_queue_init(&connection->outgoing);
 	session->ws = connection;
@@ -540,9 +602,10 @@ static int
 ws_writeable(struct lws *wsi, Session *session)
 {
 	VlgWsConnection *connection = session->ws;
-	g_autoptr(GBytes) message = NULL;
+	Outgoing *message;
 	g_autofree unsigned char *buffer = NULL;
 	gsize length;
+	int written;
 
 	if (!connection)
 		return 0;
@@ -555,11 +618,14 @@ ws_writeable(struct lws *wsi, Session *session)
 				 strlen(connection->close_reason));
 		return -1;
 	}
-	length = g_bytes_get_size(message);
+	length = g_bytes_get_size(message->data);
 	connection->queued_bytes -= length;
 	buffer = g_malloc(LWS_PRE + length);
-	memcpy(buffer + LWS_PRE, g_bytes_get_data(message, NULL), length);
-	if (lws_write(wsi, buffer + LWS_PRE, length, LWS_WRITE_TEXT) < (int)length)
+	memcpy(buffer + LWS_PRE, g_bytes_get_data(message->data, NULL), length);
+	written = lws_write(wsi, buffer + LWS_PRE, length,
+			    message->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+	outgoing_free(message);
+	if (written < (int)length)
 		return -1;
 	if (!g_queue_is_empty(&connection->outgoing) || connection->close_code)
 		lws_callback_on_writable(wsi);

@@ -62,6 +62,13 @@ void vlg_ws_connection_unref(VlgWsConnection *connection);
 /* Queues a text message; FALSE when the socket is gone. A client that lets more than a few MB
  * pile up is closed (1008). */
 gboolean vlg_ws_send(VlgWsConnection *connection, const char *text);
+/* Queues a binary message (fMP4 segments); same limits as vlg_ws_send(). */
+gboolean vlg_ws_send_binary(VlgWsConnection *connection, GBytes *data);
+/* Bytes queued and not yet written: a handler that can drop (media) keeps this small itself. */
+gsize vlg_ws_get_queued_bytes(VlgWsConnection *connection);
+/* The path the client upgraded at (percent-encoded) and its query (or NULL). */
+const char *vlg_ws_get_path(VlgWsConnection *connection);
+const char *vlg_ws_get_query(VlgWsConnection *connection);
 /* Closes with @code (1000, 1001, 1007, 1008, 1009 ...) once queued messages are out. */
 void vlg_ws_close(VlgWsConnection *connection, int code, const char *reason);
 
@@ -74,7 +81,8 @@ guint16 vlg_http_server_get_port(VlgHttpServer *server);
 gboolean vlg_http_server_reload_tls(VlgHttpServer *server, const char *certificate,
 				    const char *private_key, GError **error);
 
-/* Serves WebSocket upgrades at @path (exact match) with @handler; others are refused. */
+/* Serves WebSocket upgrades at @path with @handler: an exact match, or, when @path ends in '/',
+ * any longer path below it (/ws/fmp4/ serves /ws/fmp4/CAMERA). Others are refused. */
 void vlg_http_server_add_websocket(VlgHttpServer *server, const char *path,
 				   const VlgWsHandler *handler, gpointer user_data);
 
