@@ -8,6 +8,7 @@
 /* Guarded by lock: everything written on the streaming thread and read on the main loop. */
 struct _VlgRtpSource {
 	VlgCamera *camera;
+	VlgHub *input;      /* a transcode's hub, or NULL when fed by the camera itself */
 	VlgHubConsumer *consumer;
 	VlgHub *rtp_hub;
 	GMutex lock;
@@ -181,12 +182,31 @@ vlg_rtp_source_new(VlgCamera *camera)
 }
 
 VlgRtpSource *
+vlg_rtp_source_new_for_hub(VlgCamera *camera, VlgHub *input, const char *name)
+{
+	VlgRtpSource *source = g_new0(VlgRtpSource, 1);
+
+	g_mutex_init(&source->lock);
+	source->camera = camera;
+	source->input = vlg_hub_ref(input);
+	source->max_pts = GST_CLOCK_TIME_NONE;
+	source->rtp_hub = vlg_hub_new(name);
+	source->consumer = vlg_hub_attach(input, &source_funcs, source, NULL);
+	return source;
+}
+
+VlgRtpSource *
 vlg_rtp_source_free(VlgRtpSource *source)
 {
 	if (!source)
 		return NULL;
 	/* After detach no callback runs, so the rest can go without the lock. */
-	vlg_camera_detach(source->camera, source->consumer);
+	if (source->input) {
+		vlg_hub_detach(source->input, source->consumer);
+		vlg_hub_unref(source->input);
+	} else {
+		vlg_camera_detach(source->camera, source->consumer);
+	}
 	vlg_hub_unref(source->rtp_hub);
 	gst_clear_caps(&source->rtp_caps);
 	vlg_rtp_packetizer_free(source->packetizer);

@@ -28,6 +28,9 @@ typedef enum {
 } VlgPassthrough;
 
 VlgRtpSource *vlg_rtp_source_new(VlgCamera *camera);
+/* The same over another hub of access units (a transcode of @camera, named @name in logs): it
+ * does not hold the camera, whoever feeds @input does. Takes a reference on @input. */
+VlgRtpSource *vlg_rtp_source_new_for_hub(VlgCamera *camera, VlgHub *input, const char *name);
 VlgRtpSource *vlg_rtp_source_free(VlgRtpSource *source);
 
 /* The packets: track VIDEO, caps application/x-rtp with the stream's profile-level-id. */
