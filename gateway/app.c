@@ -5,27 +5,15 @@
 
 #include "gateway/access.h"
 #include "gateway/api.h"
+#include "gateway/fmp4.h"
 #include "gateway/metrics.h"
 #include "gateway/org-api.h"
 #include "gateway/static-files.h"
+#include "gateway/streams.h"
+#include "config/vlg-error.h"
 #include "gateway/wall.h"
 #include "gateway/whep.h"
 #include "pipelines/teardown.h"
-
-typedef struct {
-	VlgRtpSource *source;
-	guint users;
-} RtpSourceEntry;
-
-static void
-rtp_source_entry_free(gpointer data)
-{
-	RtpSourceEntry *entry = data;
-
-	vlg_rtp_source_free(entry->source);
-	g_free(entry);
-}
-
 
 static void
 log_camera_state(VlgCamera *camera, const VlgIngestState *state, gpointer user_data)
@@ -164,8 +152,7 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, VlgAuth *auth, GM
 	vlg_http_router_set_authenticator(app->router, authenticate_header, app);
 	vlg_api_register(app->router, app);
 	vlg_metrics_register(app->router, app);
-	app->rtp_sources = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-						 rtp_source_entry_free);
+	app->streams = vlg_streams_new(config);
 	app->whep = vlg_whep_new(app);
 	vlg_whep_register(app->whep, app->router);
 	vlg_org_api_register(app->router, app);
@@ -175,6 +162,7 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, VlgAuth *auth, GM
 		return NULL;
 	vlg_http_server_set_ws_authenticator(app->server, authenticate_token, app);
 	vlg_wall_register(app->server, app);
+	app->fmp4 = vlg_fmp4_endpoint_new(app, app->server);
 	start_always_on(app);
 	return g_steal_pointer(&app);
 }
@@ -185,8 +173,9 @@ vlg_app_free(VlgApp *app)
 	if (!app)
 		return NULL;
 	app->server = vlg_http_server_free(app->server);
+	app->fmp4 = vlg_fmp4_endpoint_free(app->fmp4);
 	app->whep = vlg_whep_free(app->whep);
-	g_clear_pointer(&app->rtp_sources, g_hash_table_unref);
+	app->streams = vlg_streams_free(app->streams);
 	g_clear_pointer(&app->camera_list, g_ptr_array_unref);
 	g_clear_pointer(&app->cameras, g_hash_table_unref);
 	/* Cameras hand their pipelines to teardown workers: let them finish before the catalogue
@@ -208,32 +197,25 @@ vlg_app_find_camera(VlgApp *app, const char *id)
 }
 
 VlgRtpSource *
-vlg_app_acquire_rtp_source(VlgApp *app, const char *camera_id)
+vlg_app_acquire_stream(VlgApp *app, const char *camera_id, const char *profile_name,
+		       gboolean transcode_main, GError **error)
 {
 	VlgCamera *camera = vlg_app_find_camera(app, camera_id);
-	RtpSourceEntry *entry;
+	const VlgProfile *profile =
+		vlg_gateway_config_find_profile(app->config, profile_name ? profile_name : "main");
 
-	if (!camera)
+	if (!camera || !profile) {
+		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA, "no %s",
+			    camera ? "such profile" : "such camera");
 		return NULL;
-	entry = g_hash_table_lookup(app->rtp_sources, camera_id);
-	if (!entry) {
-		entry = g_new0(RtpSourceEntry, 1);
-		entry->source = vlg_rtp_source_new(camera);
-		g_hash_table_insert(app->rtp_sources, vlg_camera_get_info(camera)->id, entry);
 	}
-	entry->users++;
-	return entry->source;
+	return vlg_streams_acquire(app->streams, camera, profile, transcode_main, error);
 }
 
 void
-vlg_app_release_rtp_source(VlgApp *app, VlgRtpSource *source)
+vlg_app_release_stream(VlgApp *app, VlgRtpSource *source)
 {
-	const char *id = vlg_camera_get_info(vlg_rtp_source_get_camera(source))->id;
-	RtpSourceEntry *entry = g_hash_table_lookup(app->rtp_sources, id);
-
-	g_return_if_fail(entry && entry->source == source);
-	if (--entry->users == 0)
-		g_hash_table_remove(app->rtp_sources, id);
+	vlg_streams_release(app->streams, source);
 }
 
 guint

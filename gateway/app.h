@@ -26,8 +26,9 @@ typedef struct {
 	VlgHttpServer *server;
 	GMainLoop *loop;
 	gint64 started_us; /* monotonic */
-	GHashTable *rtp_sources; /* camera id -> shared RTP source entry, owned */
+	struct _VlgStreams *streams; /* one RTP source per (camera, profile), shared */
 	struct _VlgWhep *whep;
+	struct _VlgFmp4Endpoint *fmp4;
 	VlgAuth *auth;
 } VlgApp;
 
@@ -45,10 +46,14 @@ VlgCamera *vlg_app_find_visible_camera(VlgApp *app, const VlgPrincipal *principa
 /* The principal a token names, or NULL; refusals are logged here, once, without the token. */
 VlgPrincipal *vlg_app_authenticate(VlgApp *app, const char *token, const char *peer);
 
-/* The camera's shared RTP source, created on first use; release it once per acquire. The camera
- * is pulled while anyone holds its source. NULL for an unknown camera. */
-VlgRtpSource *vlg_app_acquire_rtp_source(VlgApp *app, const char *camera_id);
-void vlg_app_release_rtp_source(VlgApp *app, VlgRtpSource *source);
+/* The shared RTP source of @camera_id in @profile_name (NULL: main), created on first use (a
+ * transcode when the profile needs one, or @transcode_main); release it once per acquire. The
+ * camera is pulled while anyone holds a source of it. NULL with @error for an unknown camera or
+ * profile, or past the transcode budget. */
+VlgRtpSource *vlg_app_acquire_stream(VlgApp *app, const char *camera_id,
+				     const char *profile_name, gboolean transcode_main,
+				     GError **error);
+void vlg_app_release_stream(VlgApp *app, VlgRtpSource *source);
 guint vlg_app_count_cameras_in_state(VlgApp *app, VlgIngestStateKind kind);
 
 G_END_DECLS

@@ -5,7 +5,9 @@
 
 #include <json-glib/json-glib.h>
 #include <libwebsockets.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config/vlg-error.h"
 #include "gateway/tls-context.h"
@@ -22,6 +24,7 @@
 #define WS_PING_S 10
 #define WS_HANGUP_S 30
 #define WS_QUEUE_MAX (4u * 1024 * 1024)
+#define WS_KERNEL_SEND_BUFFER (128 * 1024)
 
 typedef struct {
 	char *path;
@@ -505,6 +508,19 @@ ws_open_with_token(VlgWsConnection *connection, const char *token)
 	return TRUE;
 }
 
+/* Loopback and LAN sockets would otherwise buffer megabytes in the kernel (tcp_wmem autotuning)
+ * out of our sight: a slow media reader must show up in our own queue, where it can be dropped
+ * to the next keyframe. */
+static void
+limit_kernel_buffer(struct lws *wsi)
+{
+	int size = WS_KERNEL_SEND_BUFFER;
+	lws_sockfd_type fd = lws_get_socket_fd(wsi);
+
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) != 0)
+		g_debug("SO_SNDBUF: %s", g_strerror(errno));
+}
+
 static int
 ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
 {
@@ -530,6 +546,7 @@ ws_established(VlgHttpServer *server, struct lws *wsi, Session *session)
 	connection->incoming = g_string_new(NULL);
 	g_queue_init(&connection->outgoing);
 	session->ws = connection;
+	limit_kernel_buffer(wsi);
 	/* The timer holds its own reference: it may fire after the socket is gone. */
 	connection->token_deadline = g_timeout_add_seconds_full(
 		G_PRIORITY_DEFAULT, VLG_WS_TOKEN_DEADLINE_S, ws_token_late,

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gateway/metrics.h"
 
+#include "gateway/streams.h"
+#include "pipelines/transcoder.h"
+
 #include "gateway/wall.h"
 #include "gateway/whep.h"
 
@@ -102,6 +105,17 @@ vlg_metrics_render(VlgApp *app)
 		     (double)((g_get_monotonic_time() - app->started_us) / G_USEC_PER_SEC));
 	render_gauge(out, "vlg_whep_sessions", "WHEP sessions open", vlg_whep_session_count(app->whep));
 	render_gauge(out, "vlg_walls", "Operator walls connected", vlg_wall_count());
+	render_gauge(out, "vlg_transcodes", "Transcoded (camera, profile) streams open, each with "
+		     "its own encoder: what [budget] transcodes counts",
+		     vlg_streams_transcodes_running(app->streams));
+	render_gauge(out, "vlg_transcode_encoders", "Encoders running now (they start with the "
+		     "camera's first frames)", vlg_transcoder_running_encoders());
+	render_gauge(out, "vlg_transcode_decoders", "Camera decoders feeding transcodes now",
+		     vlg_transcoder_running_decoders());
+	render_gauge(out, "vlg_transcode_budget", "Transcodes allowed at once ([budget] transcodes)",
+		     app->config->max_transcodes);
+	render_gauge(out, "vlg_streams", "Shared (camera, profile) streams open",
+		     vlg_streams_count(app->streams));
 	for (guint i = 0; i < app->camera_list->len; i++)
 		if (camera_has_history(app->camera_list->pdata[i]))
 			g_ptr_array_add(shown, app->camera_list->pdata[i]);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "gateway/streams.h"
 #include "pipelines/webrtc-peer.h"
 
 #define MAX_TILES 16
@@ -13,9 +14,15 @@
 
 typedef struct {
 	char *camera_id;      /* NULL: empty */
+	char *choice;         /* the profile the operator chose, or NULL: by layout */
 	VlgRtpSource *source; /* held while the tile shows the camera */
+	const char *profile;  /* what the source is (from the config's profiles) */
+	gboolean transcode_main; /* main comes from a transcode (H.265, B-frames) */
+	char *fallback;       /* why the tile shows another profile than it wanted, or NULL */
 	gboolean sending;     /* the source feeds the tile's transceiver */
 } Tile;
+
+
 
 typedef struct {
 	VlgApp *app;
@@ -109,10 +116,66 @@ tile_clear(Wall *wall, guint index)
 	if (wall->peer && index < vlg_webrtc_peer_slot_count(wall->peer))
 		vlg_webrtc_peer_set_slot_source(wall->peer, index, NULL);
 	if (tile->source)
-		vlg_app_release_rtp_source(wall->app, tile->source);
+		vlg_app_release_stream(wall->app, tile->source);
 	tile->source = NULL;
+	tile->profile = NULL;
+	tile->transcode_main = FALSE;
 	tile->sending = FALSE;
 	g_clear_pointer(&tile->camera_id, g_free);
+	g_clear_pointer(&tile->choice, g_free);
+	g_clear_pointer(&tile->fallback, g_free);
+}
+
+/* The profile a tile wants: the operator's choice, else by tile size (1 tile: main; 4: sub; 9
+ * and 16: low). */
+static const char *
+tile_wanted_profile(Wall *wall, Tile *tile)
+{
+	if (tile->choice)
+		return tile->choice;
+	return wall->layout == 1 ? "main" : wall->layout == 4 ? "sub" : "low";
+}
+
+/* Acquires @wanted, else the nearest profile that can be had; sets the tile's source, profile
+ * and fallback reason. FALSE when nothing could be had (the reason is kept as the fallback). */
+static gboolean
+tile_acquire(Wall *wall, Tile *tile, const char *wanted, gboolean transcode_main)
+{
+	g_autoptr(GError) error = NULL;
+	VlgCamera *camera = vlg_app_find_camera(wall->app, tile->camera_id);
+
+	g_clear_pointer(&tile->fallback, g_free);
+	tile->source = vlg_streams_acquire_nearest(wall->app->streams, camera, wanted,
+						   transcode_main, &tile->fallback, &error);
+	if (!tile->source) {
+		tile->fallback = g_strdup(error->message);
+		return FALSE;
+	}
+	tile->profile = vlg_streams_profile_of(wall->app->streams, tile->source,
+					       &tile->transcode_main);
+	tile->transcode_main = tile->transcode_main && g_strcmp0(tile->profile, "main") == 0;
+	return TRUE;
+}
+
+/* Points the tile at another source of its camera: the new one feeds the transceiver (from its
+ * next keyframe) before the old one is let go, so the picture never stops. */
+static void
+tile_replace_source(Wall *wall, guint index, const char *wanted, gboolean transcode_main)
+{
+	Tile *tile = &wall->tiles[index];
+	VlgRtpSource *old = tile->source;
+
+	tile->source = NULL;
+	if (!tile_acquire(wall, tile, wanted, transcode_main)) {
+		tile->source = old;
+		return;
+	}
+	if (wall->peer) {
+		vlg_webrtc_peer_set_slot_source(wall->peer, index, tile->source);
+		tile->sending = TRUE;
+	}
+	if (old)
+		vlg_app_release_stream(wall->app, old);
 }
 
 /* The tile's camera feeds its transceiver. webrtcbin 1.22 learns each slot's caps from the first
@@ -129,16 +192,44 @@ tile_start_sending(Wall *wall, guint index)
 }
 
 static void
-tile_set(Wall *wall, guint index, const char *camera_id)
+tile_set(Wall *wall, guint index, const char *camera_id, const char *choice)
 {
 	Tile *tile = &wall->tiles[index];
 
-	if (g_strcmp0(tile->camera_id, camera_id) == 0)
+	if (g_strcmp0(tile->camera_id, camera_id) == 0 && g_strcmp0(tile->choice, choice) == 0)
 		return;
 	tile_clear(wall, index);
 	tile->camera_id = g_strdup(camera_id);
-	tile->source = vlg_app_acquire_rtp_source(wall->app, camera_id);
+	tile->choice = g_strdup(choice);
+	tile_acquire(wall, tile, tile_wanted_profile(wall, tile), FALSE);
 	tile_start_sending(wall, index);
+}
+
+/* After a layout change or when a stream turned out undecodable: each tile gets the profile it
+ * should have now. */
+static void
+tile_refresh_profile(Wall *wall, guint index)
+{
+	Tile *tile = &wall->tiles[index];
+	const char *wanted;
+	const char *why;
+	gboolean needs_transcode;
+
+	if (!tile->camera_id)
+		return;
+	wanted = tile_wanted_profile(wall, tile);
+	needs_transcode = tile->source && g_strcmp0(tile->profile, "main") == 0 &&
+			  !tile->transcode_main &&
+			  vlg_rtp_source_get_passthrough(tile->source, &why) ==
+				  VLG_PASSTHROUGH_NEEDS_TRANSCODE;
+	if (needs_transcode) {
+		g_message("wall %s tile %u: camera %s: %s, transcoding", wall->id, index,
+			  tile->camera_id, why);
+		tile_replace_source(wall, index, "main", TRUE);
+		return;
+	}
+	if (!tile->source || (g_strcmp0(tile->profile, wanted) != 0 && !tile->fallback))
+		tile_replace_source(wall, index, wanted, tile->transcode_main);
 }
 
 /* What a tile shows, for the operator: the state and, when not live, why. */
@@ -164,11 +255,19 @@ tile_state(Wall *wall, Tile *tile, char **reason)
 		*reason = g_strdup(state->last_error);
 		return "offline";
 	case VLG_INGEST_LIVE:
+		if (!tile->source) {
+			*reason = g_strdup(tile->fallback);
+			return "degraded";
+		}
 		switch (vlg_rtp_source_get_passthrough(tile->source, &why)) {
 		case VLG_PASSTHROUGH_NEEDS_TRANSCODE:
 			*reason = g_strdup(why);
 			return "degraded";
 		case VLG_PASSTHROUGH_OK:
+			if (tile->fallback) {
+				*reason = g_strdup(tile->fallback);
+				return "degraded";
+			}
 			return "live";
 		default:
 			return "connecting";
@@ -210,6 +309,12 @@ build_tile(JsonBuilder *builder, Wall *wall, guint index)
 	json_builder_set_member_name(builder, "name");
 	camera ? json_builder_add_string_value(builder, vlg_camera_get_info(camera)->name) :
 		 json_builder_add_null_value(builder);
+	json_builder_set_member_name(builder, "profile");
+	tile->profile ? json_builder_add_string_value(builder, tile->profile) :
+			json_builder_add_null_value(builder);
+	json_builder_set_member_name(builder, "transcoded");
+	json_builder_add_boolean_value(builder, tile->source && (tile->transcode_main ||
+								 g_strcmp0(tile->profile, "main")));
 	json_builder_set_member_name(builder, "mid");
 	mid ? json_builder_add_string_value(builder, mid) : json_builder_add_null_value(builder);
 	json_builder_set_member_name(builder, "state");
@@ -237,6 +342,7 @@ push_tiles(Wall *wall)
 	json_builder_set_member_name(builder, "tiles");
 	json_builder_begin_array(builder);
 	for (guint i = 0; i < wall->layout; i++) {
+		tile_refresh_profile(wall, i);
 		stop_undecodable(wall, i);
 		build_tile(builder, wall, i);
 	}
@@ -411,6 +517,25 @@ camera_member(Wall *wall, JsonObject *message)
 	return id;
 }
 
+/* The optional "profile" of a tile: a profile of gateway.conf, or "auto"/absent (by tile size,
+ * *choice NULL). Sends the error and returns FALSE otherwise. */
+static gboolean
+profile_member(Wall *wall, JsonObject *message, const char **choice)
+{
+	JsonNode *node = json_object_get_member(message, "profile");
+	const char *name = string_member(message, "profile");
+
+	*choice = NULL;
+	if (!node || JSON_NODE_HOLDS_NULL(node) || g_strcmp0(name, "auto") == 0)
+		return TRUE;
+	if (!name || !vlg_gateway_config_find_profile(wall->app->config, name)) {
+		send_error(wall, "bad-profile", "profile must be auto or a configured profile");
+		return FALSE;
+	}
+	*choice = name;
+	return TRUE;
+}
+
 static gboolean
 set_layout(Wall *wall, JsonObject *message)
 {
@@ -427,6 +552,9 @@ set_layout(Wall *wall, JsonObject *message)
 	for (guint i = layout; i < MAX_TILES; i++)
 		tile_clear(wall, i);
 	wall->layout = (guint)layout;
+	/* A new tile size may want another profile: try it afresh, past fallbacks included. */
+	for (guint i = 0; i < MAX_TILES; i++)
+		g_clear_pointer(&wall->tiles[i].fallback, g_free);
 	/* Every tile the largest layout has, from the first offer on: webrtcbin 1.22 aborts (an
 	 * assertion in its PeerConnection thread) when a renegotiation adds m-lines to a bundled
 	 * session, and a wall that never renegotiates also never risks glare. An idle transceiver
@@ -463,6 +591,7 @@ handle_hello(Wall *wall, JsonObject *message)
 		JsonObject *tile = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
 		gint index;
 		const char *camera;
+		const char *choice;
 
 		if (!tile) {
 			send_error(wall, "bad-message", "tiles must hold objects");
@@ -470,8 +599,8 @@ handle_hello(Wall *wall, JsonObject *message)
 		}
 		index = tile_index(wall, tile);
 		camera = index >= 0 ? camera_member(wall, tile) : NULL;
-		if (camera)
-			tile_set(wall, index, camera);
+		if (camera && profile_member(wall, tile, &choice))
+			tile_set(wall, index, camera, choice);
 	}
 	wall->state_source = g_timeout_add(STATE_POLL_MS, poll_states, wall);
 	push_tiles(wall);
@@ -489,10 +618,11 @@ handle_set_tile(Wall *wall, JsonObject *message)
 {
 	gint index = tile_index(wall, message);
 	const char *camera = index >= 0 ? camera_member(wall, message) : NULL;
+	const char *choice;
 
-	if (!camera)
+	if (!camera || !profile_member(wall, message, &choice))
 		return;
-	tile_set(wall, index, camera);
+	tile_set(wall, index, camera, choice);
 	push_tiles(wall);
 }
 

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "gateway/streams.h"
 #include "pipelines/webrtc-peer.h"
 
 #define CONNECT_DEADLINE_S 15
@@ -15,6 +16,10 @@ typedef struct {
 	char *camera_id;
 	char *etag;
 	VlgRtpSource *source; /* borrowed from the app's registry; released on free */
+	char *profile;        /* asked for (?profile=), main by default */
+	gboolean transcode_main;
+	char *fallback;       /* why another profile is sent, or NULL */
+	guint check_source;   /* watches for a stream browsers cannot decode */
 	VlgWebrtcPeer *peer;
 	VlgHttpPending *pending; /* the POST waiting for the answer */
 	guint deadline_source;
@@ -46,6 +51,7 @@ session_free(gpointer data)
 	WhepSession *session = data;
 
 	g_clear_handle_id(&session->deadline_source, g_source_remove);
+	g_clear_handle_id(&session->check_source, g_source_remove);
 	if (session->pending) {
 		vlg_http_pending_complete(session->pending,
 					  with_cors(vlg_http_response_new_error(
@@ -54,10 +60,12 @@ session_free(gpointer data)
 	}
 	session->peer = vlg_webrtc_peer_free(session->peer);
 	if (session->source)
-		vlg_app_release_rtp_source(session->whep->app, session->source);
+		vlg_app_release_stream(session->whep->app, session->source);
 	g_free(session->id);
 	g_free(session->camera_id);
 	g_free(session->etag);
+	g_free(session->profile);
+	g_free(session->fallback);
 	g_free(session);
 }
 
@@ -181,6 +189,50 @@ check_offer_request(VlgWhep *whep, const VlgHttpRequest *request, const char *ca
 	return NULL;
 }
 
+/* An H.265 camera is known as such once its caps are: main then starts as a transcode. */
+static gboolean
+camera_is_h265(VlgWhep *whep, const char *camera_id)
+{
+	VlgCamera *camera = vlg_app_find_camera(whep->app, camera_id);
+	g_autoptr(GstCaps) caps = vlg_hub_get_caps(vlg_camera_get_hub(camera), VLG_TRACK_VIDEO);
+
+	return caps && gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h265");
+}
+
+/* B-frames show only once frames flow: when the passthrough turns out undecodable, the session
+ * moves to the camera's main transcode, on the same transceiver, from its next keyframe. */
+static gboolean
+check_passthrough(gpointer data)
+{
+	WhepSession *session = data;
+	VlgCamera *camera = vlg_app_find_camera(session->whep->app, session->camera_id);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *fallback = NULL;
+	VlgRtpSource *transcoded;
+	const char *why;
+
+	if (session->transcode_main ||
+	    vlg_rtp_source_get_passthrough(session->source, &why) !=
+		    VLG_PASSTHROUGH_NEEDS_TRANSCODE)
+		return G_SOURCE_CONTINUE;
+	transcoded = vlg_streams_acquire_nearest(session->whep->app->streams, camera, "main", TRUE,
+						 &fallback, &error);
+	if (!transcoded) {
+		g_warning("whep session %s (camera %s): %s, and no transcode: %s", session->id,
+			  session->camera_id, why, error->message);
+		session->check_source = 0;
+		return G_SOURCE_REMOVE;
+	}
+	g_message("whep session %s (camera %s): %s, now sent transcoded%s%s", session->id,
+		  session->camera_id, why, fallback ? ": " : "", fallback ? fallback : "");
+	vlg_webrtc_peer_set_slot_source(session->peer, 0, transcoded);
+	vlg_app_release_stream(session->whep->app, session->source);
+	session->source = transcoded;
+	session->transcode_main = TRUE;
+	session->check_source = 0;
+	return G_SOURCE_REMOVE;
+}
+
 static VlgHttpResponse *
 post_offer(const VlgHttpRequest *request, const char *const *params, gpointer data)
 {
@@ -192,15 +244,35 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	WhepSession *session;
 	VlgIceSettings ice;
 
+	g_autofree char *profile = vlg_http_query_get(request->query, "profile");
+
 	if (refusal)
 		return with_cors(refusal);
+	if (profile && !vlg_gateway_config_find_profile(whep->app->config, profile))
+		return with_cors(vlg_http_response_new_error(400, "no profile named '%s'", profile));
 	offer = g_strndup(g_bytes_get_data(request->body, NULL), g_bytes_get_size(request->body));
 	session = g_new0(WhepSession, 1);
 	session->whep = whep;
 	session->id = g_uuid_string_random();
 	session->camera_id = g_strdup(camera_id);
 	session->etag = g_strdup_printf("\"%08x\"", g_random_int());
-	session->source = vlg_app_acquire_rtp_source(whep->app, camera_id);
+	session->profile = g_strdup(profile ? profile : "main");
+	session->transcode_main = camera_is_h265(whep, camera_id);
+	session->source = vlg_streams_acquire_nearest(
+		whep->app->streams, vlg_app_find_camera(whep->app, camera_id), session->profile,
+		session->transcode_main, &session->fallback, &error);
+	if (!session->source) {
+		g_autofree char *why = g_strdup(error->message);
+
+		session_free(session);
+		return with_cors(vlg_http_response_new_error(503, "no stream for this camera: %s",
+							     why));
+	}
+	session->transcode_main = session->transcode_main &&
+				  vlg_gateway_config_find_profile(whep->app->config, "main") &&
+				  g_strcmp0(vlg_streams_profile_of(whep->app->streams,
+								   session->source, NULL),
+					    "main") == 0;
 	ice = ice_settings(whep->app->config);
 	session->peer = vlg_webrtc_peer_new(session->id, &ice, on_peer_state, session);
 	g_hash_table_insert(whep->sessions, session->id, session);
@@ -213,6 +285,9 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	session->pending = vlg_http_pending_ref(request->pending);
 	session->deadline_source = g_timeout_add_seconds(CONNECT_DEADLINE_S, connect_deadline,
 							 session);
+	if (g_strcmp0(vlg_streams_profile_of(whep->app->streams, session->source, NULL), "main") ==
+	    0)
+		session->check_source = g_timeout_add(500, check_passthrough, session);
 	g_message("whep session %s for camera %s from %s (%s, %s at %s)", session->id, camera_id,
 		  request->peer, request->principal->name,
 		  vlg_role_to_string(request->principal->role), request->principal->org);

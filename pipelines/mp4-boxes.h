@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Fragmented MP4 (ISO/IEC 14496-12) as Media Source Extensions take it, and the codec facts it
+ * needs: the init segment (ftyp + moov with empty sample tables and mvex), the media segment
+ * header (moof + the mdat header; the caller appends the sample bytes), the decoder configuration
+ * records avcC/hvcC (14496-15) and esds (14496-1) built from H.264/H.265 parameter sets and an AAC
+ * AudioSpecificConfig, the RFC 6381 codec strings, and a reader of box headers for tests and
+ * checks. The SPS parsers read just what the records and the muxer need (profile, size, bit
+ * depth, how many frames the encoder may reorder); they trust nothing in the input.
+ *
+ * Threads: pure functions, any thread. Ownership: functions returning GBytes or char * give the
+ * caller a new reference/string; inputs are borrowed.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+	VLG_MP4_CODEC_H264,
+	VLG_MP4_CODEC_H265,
+	VLG_MP4_CODEC_AAC,
+} VlgMp4Codec;
+
+/* ---- Annex-B byte streams ---------------------------------------------------------------- */
+
+/* Finds the next NAL unit at or after *@offset in an Annex-B buffer (00 00 01 or 00 00 00 01
+ * start codes). On success sets @nal/@nal_size (start code excluded, trailing zero bytes
+ * trimmed), advances *@offset past it and returns TRUE. */
+gboolean vlg_annexb_next_nal(const guint8 *data, gsize size, gsize *offset, const guint8 **nal,
+			     gsize *nal_size);
+
+/* NAL unit types the muxer cares about. */
+guint vlg_h264_nal_type(const guint8 *nal);
+guint vlg_h265_nal_type(const guint8 *nal);
+#define VLG_H264_NAL_SPS 7
+#define VLG_H264_NAL_PPS 8
+#define VLG_H264_NAL_AUD 9
+#define VLG_H265_NAL_VPS 32
+#define VLG_H265_NAL_SPS 33
+#define VLG_H265_NAL_PPS 34
+#define VLG_H265_NAL_AUD 35
+
+/* ---- Sequence parameter sets ------------------------------------------------------------- */
+
+typedef struct {
+	/* H.264: profile_idc, constraint_set flags byte, level_idc. H.265: the general
+	 * profile_tier_level: profile_space, tier, profile_idc, 32 compatibility flags, 6 bytes of
+	 * constraint flags, level_idc. */
+	guint8 profile_idc;
+	guint8 constraint_flags;
+	guint8 level_idc;
+	guint8 profile_space;
+	guint8 tier;
+	guint32 compatibility_flags;
+	guint8 constraint_bytes[6];
+	guint8 max_sub_layers; /* H.265 */
+	gboolean temporal_id_nesting;
+	guint chroma_format_idc;
+	guint bit_depth_luma;
+	guint bit_depth_chroma;
+	guint width; /* after cropping */
+	guint height;
+	/* Frames that may precede a frame in decoding order and follow it in output order: 0
+	 * without B-frames. From the VUI/SPS, or the level's DPB size when the stream does not say.
+	 */
+	guint max_reorder;
+	/* From the VUI timing info, 0/0 when absent. */
+	guint fps_n;
+	guint fps_d;
+} VlgSpsInfo;
+
+/* @nal: the whole NAL unit, header included, emulation prevention bytes still in. FALSE when
+ * the SPS is truncated or uses something outside what the parser knows. */
+gboolean vlg_h264_parse_sps(const guint8 *nal, gsize size, VlgSpsInfo *info);
+gboolean vlg_h265_parse_sps(const guint8 *nal, gsize size, VlgSpsInfo *info);
+
+/* ---- Decoder configuration records and codec strings --------------------------------------- */
+
+/* avcC from SPS and PPS NAL units (arrays of GBytes, each a NAL unit without start code), or
+ * NULL if there is no parsable SPS or no PPS. */
+GBytes *vlg_h264_make_avcc(GPtrArray *sps, GPtrArray *pps);
+/* hvcC from VPS, SPS and PPS NAL units; array_completeness is set (the muxer keeps parameter
+ * sets out of the samples, as 'hvc1' requires). NULL when one kind is missing. */
+GBytes *vlg_h265_make_hvcc(GPtrArray *vps, GPtrArray *sps, GPtrArray *pps);
+
+/* "avc1.64001f", "hvc1.1.6.L93.90" from a parsed SPS. */
+char *vlg_h264_codec_string(const VlgSpsInfo *sps);
+char *vlg_h265_codec_string(const VlgSpsInfo *sps);
+/* "mp4a.40.2" from an AudioSpecificConfig; NULL if it is shorter than 2 bytes. */
+char *vlg_aac_codec_string(const guint8 *config, gsize size);
+
+/* ---- Boxes --------------------------------------------------------------------------------- */
+
+typedef struct {
+	guint32 track_id; /* from 1 */
+	VlgMp4Codec codec;
+	guint32 timescale;
+	/* Video: the coded size; config is the avcC or hvcC payload. */
+	guint width;
+	guint height;
+	/* Audio (AAC): config is the AudioSpecificConfig. */
+	guint channels;
+	guint rate;
+	GBytes *config;
+} VlgMp4Track;
+
+/* ftyp + moov. */
+GBytes *vlg_mp4_make_init_segment(const VlgMp4Track *tracks, guint n_tracks);
+
+/* trun sample flags */
+#define VLG_MP4_SAMPLE_SYNC 0x02000000u     /* depends on no other sample */
+#define VLG_MP4_SAMPLE_NON_SYNC 0x01010000u /* depends on others, not a sync sample */
+
+typedef struct {
+	guint32 duration; /* in the track's timescale */
+	guint32 size;
+	guint32 flags;
+	gint32 composition_offset; /* PTS - DTS, >= 0 */
+} VlgMp4Sample;
+
+typedef struct {
+	guint32 track_id;
+	guint64 base_decode_time; /* tfdt */
+	const VlgMp4Sample *samples;
+	guint n_samples;
+	gboolean composition_offsets; /* write them (video) */
+} VlgMp4Run;
+
+#define VLG_MP4_MAX_RUNS 8
+
+/* Appends moof (mfhd, one traf per run with tfhd default-base-is-moof, tfdt, trun) and the mdat
+ * header to @out. The caller then appends the samples' bytes: run after run, sample after
+ * sample, exactly the sizes given. Runs without samples are left out. */
+void vlg_mp4_write_fragment_header(GByteArray *out, guint32 sequence, const VlgMp4Run *runs,
+				   guint n_runs);
+
+/* Reads the box header at *@offset of @data[0..size): its type (as four characters in a
+ * guint32, big-endian: 'moov' = 0x6d6f6f76) and payload; advances *@offset past the box. FALSE
+ * at the end or on a box that does not fit. */
+gboolean vlg_mp4_next_box(const guint8 *data, gsize size, gsize *offset, guint32 *type,
+			  const guint8 **payload, gsize *payload_size);
+#define VLG_MP4_FOURCC(a, b, c, d)                                                                 \
+	(((guint32)(a) << 24) | ((guint32)(b) << 16) | ((guint32)(c) << 8) | (guint32)(d))
+
+G_END_DECLS
