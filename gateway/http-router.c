@@ -259,6 +259,9 @@ vlg_http_response_new_unauthorized(void)
 
 	vlg_http_response_add_header(response, "WWW-Authenticate",
 				     "Bearer realm=\"linkage-gateway\"");
+	/* A player on another origin (WHEP) must be able to read the refusal. Tokens travel in a
+	 * header, never a cookie, so an open origin grants nothing. */
+	vlg_http_response_add_header(response, "Access-Control-Allow-Origin", "*");
 	return response;
 }
 

@@ -5,6 +5,8 @@
 // gateway/wall-protocol.md: the server offers, the page answers; the `tiles` messages name each
 // tile's transceiver by `mid`, and the page binds each tile's <video> to the track of that mid.
 // The layout and the tiles persist in localStorage. window.vlgWall exposes the tiles for tests.
+// Every request carries the screen's token (see "Token" below); without a valid one the page
+// shows a panel asking for it instead of an empty wall.
 
 const LAYOUTS = [1, 4, 9, 16];
 const MAX_TILES = 16;
@@ -20,9 +22,11 @@ const RECONNECT_MAX_MS = 15000;
 const STATS_EVERY_MS = 1000;
 const TREE_REFRESH_MS = 10000;
 const TREE_REFRESH_MAX_NODES = 20;
+const TOKEN_KEY = 'vlg-token';
+/* The close code of a wall socket whose token the gateway refused (wall-protocol.md). */
+const WS_CLOSE_UNAUTHORIZED = 4401;
 
 const params = new URLSearchParams(location.search);
-const token = params.get('token');
 /* ?debug: every message in and out on the console (SDP cut short). */
 const debug = params.has('debug');
 
@@ -51,7 +55,9 @@ function element(tag, className, text) {
  * tiles[i].camera is what the wall shows on tile i as far as the page knows: the operator's
  * choice, then whatever the server confirms in `tiles` messages (a camera it refused comes back
  * empty). pending is a choice sent but not yet confirmed: until then the server's older view of
- * that tile is not shown. server is the tile's last `tiles` entry.
+ * that tile is not shown. server is the tile's last `tiles` entry. refused is {camera, message}
+ * when the gateway refused the last camera asked for on the tile (unknown, or outside this
+ * screen's part of the tree: the gateway answers both alike); it stays until the operator acts.
  */
 const wall = {
 	layout: 4,
@@ -59,7 +65,7 @@ const wall = {
 	selected: 0,
 	names: {},
 	tiles: Array.from({ length: MAX_TILES }, () => ({
-		camera: null, pending: undefined, server: null, el: null, video: null,
+		camera: null, pending: undefined, server: null, refused: null, el: null, video: null,
 	})),
 	statsOn: false,
 };
@@ -109,19 +115,177 @@ function notice(text) {
 	noticeTimer = setTimeout(() => { box.textContent = ''; }, 8000);
 }
 
+/* ---- Token ------------------------------------------------------------------------------ */
+
+/*
+ * Each screen has a token: the gateway shows it the org node the token names and what lies below.
+ * The token comes in the URL fragment (#token=...), which browsers never send, so it stays out
+ * of request lines and access logs. The page moves it to sessionStorage (this tab only, gone
+ * with the tab; a reload keeps working) and takes it out of the address bar at once, so that it
+ * is not bookmarked, left in the history or caught in a screenshot. The gateway checks the token
+ * on every request; the page decodes its claims only to label the header and never trusts them.
+ */
+const auth = {
+	token: null,
+	claims: null, /* the decoded payload, for display */
+	refused: false, /* the gateway refused auth.token: the panel is up */
+};
+
+function storedToken() {
+	try {
+		return sessionStorage.getItem(TOKEN_KEY);
+	} catch {
+		return null;
+	}
+}
+
+/* The token in the fragment, if any, after taking it out of the address bar (and history). */
+function takeTokenFromFragment() {
+	const fragment = new URLSearchParams(location.hash.slice(1));
+	const token = fragment.get('token');
+	if (token === null)
+		return null;
+	fragment.delete('token');
+	const rest = fragment.toString();
+	const address = `${location.pathname}${location.search}${rest ? '#' + rest : ''}`;
+	history.replaceState(history.state, '', address);
+	return token.trim() || null;
+}
+
+/* What an operator pastes: the token, "Bearer TOKEN", or the whole link with #token=... */
+function tokenFromText(text) {
+	const link = text.match(/[#&?]token=([^&\s]+)/);
+	let token = link ? link[1] : text.trim().replace(/^Bearer\s+/i, '');
+	try {
+		token = decodeURIComponent(token);
+	} catch {
+		/* A stray %: the server will judge the token as it is. */
+	}
+	return token || null;
+}
+
+/* The JWT's payload (base64url JSON), or null: display only, no verification. */
+function decodeClaims(token) {
+	try {
+		const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+		const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+		const claims = JSON.parse(new TextDecoder().decode(bytes));
+		return claims && typeof claims === 'object' ? claims : null;
+	} catch {
+		return null;
+	}
+}
+
+function claim(name) {
+	const value = auth.claims?.[name];
+	return typeof value === 'string' || typeof value === 'number' ? value : null;
+}
+
+/* Header: the screen's node once the tree root is known, who the token names and its role. */
+function showViewer(node) {
+	const box = $('#viewer');
+	const who = [claim('name'), claim('role')].filter((v) => v !== null).join(' · ');
+	box.replaceChildren();
+	if (node)
+		box.append(element('span', 'viewer-node', node.name));
+	if (who)
+		box.append(element('span', 'viewer-who', who));
+	const exp = claim('exp');
+	const org = node?.code || claim('org');
+	const until = typeof exp === 'number' && `token valid until ${new Date(exp * 1000).toLocaleString()}`;
+	box.title = [org && `org ${org}`, until].filter(Boolean).join(', ');
+	box.hidden = !box.childNodes.length;
+	document.title = `${node ? node.name + ' · ' : ''}Video wall · linkage-gateway`;
+}
+
+function showTokenPanel(why) {
+	setConnectionBadge('offline', 'no token');
+	$('#token-reason').textContent = why;
+	$('#token-panel').hidden = false;
+	$('#main').hidden = true;
+	$('#token-input').focus();
+}
+
+/* Starts the screen with `token`: tree and wall afresh (after a refusal or a new link). */
+function useToken(token) {
+	hangUp();
+	auth.token = token;
+	auth.claims = decodeClaims(token);
+	auth.refused = false;
+	try {
+		sessionStorage.setItem(TOKEN_KEY, token);
+	} catch {
+		/* Storage denied: this load works, a reload will ask again. */
+	}
+	$('#token-panel').hidden = true;
+	$('#main').hidden = false;
+	showViewer(null);
+	connection.attempt = 0;
+	loadRoot();
+	connect();
+}
+
+/*
+ * The gateway refused `token` (a 401, or the wall socket's "unauthorized"): stop everything and
+ * ask for another one. A late answer about a token already replaced changes nothing.
+ */
+function refuseToken(why, token = auth.token) {
+	if (token !== auth.token || auth.refused)
+		return;
+	auth.refused = true;
+	try {
+		sessionStorage.removeItem(TOKEN_KEY);
+	} catch {
+		/* Nothing stored. */
+	}
+	hangUp();
+	$('#tree').replaceChildren();
+	$('#search-results').hidden = true;
+	const exp = claim('exp');
+	const expired = typeof exp === 'number' && exp * 1000 < Date.now()
+		? ` It expired at ${new Date(exp * 1000).toLocaleString()}.` : '';
+	showTokenPanel(`The gateway refused the token: ${why}.${expired}`);
+}
+
+function onTokenSubmit(event) {
+	event.preventDefault();
+	const input = $('#token-input');
+	const token = tokenFromText(input.value);
+	if (!token) {
+		$('#token-reason').textContent = 'Paste a token (or the link with #token=…) first.';
+		return;
+	}
+	input.value = '';
+	useToken(token);
+}
+
+/* A new #token= link opened in this tab changes only the fragment: no reload happens. */
+function onHashChange() {
+	const token = takeTokenFromFragment();
+	if (token)
+		useToken(token);
+}
+
 /* ---- HTTP API --------------------------------------------------------------------------- */
 
 async function api(path) {
-	const headers = token ? { Authorization: `Bearer ${token}` } : {};
-	const response = await fetch(path, { headers });
+	const token = auth.token;
+	if (!token || auth.refused)
+		throw new Error('no token');
+	const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
 	let body = null;
 	try {
 		body = await response.json();
 	} catch {
 		/* Not JSON: reported below by status. */
 	}
-	if (!response.ok)
-		throw new Error(body?.error?.message || `${response.status} ${response.statusText}`);
+	if (response.status === 401)
+		refuseToken(body?.error?.message || 'not authorised', token);
+	if (!response.ok) {
+		const error = new Error(body?.error?.message || `${response.status} ${response.statusText}`);
+		error.status = response.status;
+		throw error;
+	}
 	return body;
 }
 
@@ -251,8 +415,12 @@ async function loadRoot() {
 	const top = element('ul');
 	top.append(message('Loading…'));
 	tree.replaceChildren(top);
+	const token = auth.token;
 	try {
+		/* The root is the token's own node: a street screen never sees the city above it. */
 		const reply = await api('/api/v1/org');
+		if (token !== auth.token)
+			return; /* a newer token loads its own tree */
 		const li = nodeItem(reply.node);
 		li.setAttribute('aria-expanded', 'true');
 		const list = element('ul');
@@ -260,7 +428,16 @@ async function loadRoot() {
 		fillLevel(list, reply);
 		li.append(list);
 		top.replaceChildren(li);
+		showViewer(reply.node);
 	} catch (error) {
+		if (auth.refused || token !== auth.token)
+			return; /* the token panel says why, or a newer token loads its own tree */
+		if (error.status === 404) {
+			/* A valid token for a node this gateway does not serve (another city). */
+			const org = claim('org') || '';
+			top.replaceChildren(message(`This screen's node ${org} is not in this gateway's catalogue`, true));
+			return;
+		}
 		const retry = element('button', 'row', 'Retry');
 		retry.type = 'button';
 		retry.addEventListener('click', loadRoot);
@@ -428,7 +605,10 @@ function renderTiles() {
 		const badge = el.querySelector('.tile-state');
 		badge.textContent = state;
 		badge.className = `tile-state state-${state}`;
-		el.querySelector('.tile-reason').textContent = state === 'live' ? '' : reason;
+		el.classList.toggle('refused', !!tile.refused);
+		el.querySelector('.tile-reason').textContent = tile.refused
+			? `${tile.refused.camera}: not available on this screen (${tile.refused.message})`
+			: state === 'live' ? '' : reason;
 		el.title = camera ? `${shownName(tile)} (${camera})` : `Tile ${i + 1}: empty`;
 		el.querySelector('.tile-stats').hidden = !wall.statsOn || !camera;
 	});
@@ -451,6 +631,7 @@ function setTile(i, camera) {
 	const tile = wall.tiles[i];
 	tile.camera = camera;
 	tile.pending = camera;
+	tile.refused = null;
 	if (camera)
 		send({ type: 'set-tile', tile: i, camera });
 	else
@@ -487,6 +668,7 @@ function setLayout(layout) {
 	for (let i = layout; i < MAX_TILES; i++) {
 		wall.tiles[i].camera = null;
 		wall.tiles[i].pending = undefined;
+		wall.tiles[i].refused = null;
 	}
 	wall.layout = layout;
 	send({ type: 'set-layout', layout });
@@ -540,6 +722,8 @@ function helloTiles() {
 function connect() {
 	clearTimeout(connection.reconnectTimer);
 	connection.reconnectTimer = null;
+	if (!auth.token || auth.refused)
+		return;
 	setConnectionBadge('connecting', 'connecting');
 	const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 	let ws;
@@ -554,10 +738,12 @@ function connect() {
 		if (connection.ws !== ws)
 			return;
 		startPeer();
-		const hello = { type: 'hello', layout: wall.layout, tiles: helloTiles() };
-		if (token)
-			hello.token = token;
-		send(hello);
+		/* The first message must carry the token, or the gateway closes the socket with 4401. */
+		const tiles = helloTiles();
+		send({ type: 'hello', token: auth.token, layout: wall.layout, tiles });
+		/* Like a set-tile, each camera of the hello waits for the gateway's word (it may refuse). */
+		for (const { tile, camera } of tiles)
+			wall.tiles[tile].pending = camera;
 		connection.offerTimer = setTimeout(() => dropConnection('the gateway sent no offer'),
 			OFFER_WAIT_MS);
 		connection.pongDue = 0;
@@ -568,7 +754,12 @@ function connect() {
 			receive(event.data);
 	});
 	ws.addEventListener('close', (event) => {
-		if (connection.ws === ws)
+		if (connection.ws !== ws)
+			return;
+		/* Usually the `error` message before the close has refused the token already. */
+		if (event.code === WS_CLOSE_UNAUTHORIZED)
+			refuseToken(event.reason || 'unauthorized');
+		else
 			dropConnection(`connection closed${event.code ? ` (${event.code}${event.reason ? ': ' + event.reason : ''})` : ''}`);
 	});
 	/* 'error' is always followed by 'close'. */
@@ -576,10 +767,22 @@ function connect() {
 
 /* Ends the current socket and PeerConnection (idempotent) and plans the next attempt. */
 function dropConnection(why) {
+	closeConnection();
+	connection.drops++;
+	scheduleReconnect(why);
+}
+
+/* Ends the current socket and PeerConnection and plans nothing (the token was refused). */
+function hangUp() {
+	clearTimeout(connection.reconnectTimer);
+	connection.reconnectTimer = null;
+	closeConnection();
+}
+
+function closeConnection() {
 	const ws = connection.ws;
 	connection.ws = null;
 	connection.ready = false;
-	connection.drops++;
 	clearInterval(connection.pingTimer);
 	connection.pingTimer = null;
 	clearTimeout(connection.offerTimer);
@@ -592,7 +795,6 @@ function dropConnection(why) {
 		tile.pending = undefined;
 	}
 	renderTiles();
-	scheduleReconnect(why);
 }
 
 function scheduleReconnect(why) {
@@ -701,6 +903,8 @@ function applyTiles(entries) {
 		};
 		if (camera && entry.name)
 			wall.names[camera] = entry.name;
+		if (camera && camera === tile.refused?.camera)
+			tile.refused = null; /* not refused after all: another pending tile was */
 		if (camera && TREE_STATE[entry.state])
 			setTreeState(camera, TREE_STATE[entry.state]);
 		if (tile.pending !== undefined && tile.pending !== camera)
@@ -736,11 +940,20 @@ const handlers = {
 		applyTiles(msg.tiles);
 	},
 	error(msg) {
+		if (msg.code === 'unauthorized') {
+			/* The socket closes with 4401 next; nothing else will work with this token. */
+			refuseToken(msg.message || 'unauthorized');
+			return;
+		}
 		notice(`Gateway refused: ${msg.message || msg.code}`);
-		/* A refused set-tile or clear-tile will not be confirmed: show the server's view again. */
+		/* A refused set-tile or clear-tile will not be confirmed: show the server's view again.
+		   The error does not name the tile: every pending camera is marked refused, and a
+		   `tiles` message that confirms one of them takes the mark off again. */
 		if (['unknown-camera', 'bad-tile', 'bad-message'].includes(msg.code))
 			for (const tile of wall.tiles)
 				if (tile.pending !== undefined) {
+					if (msg.code === 'unknown-camera' && tile.pending)
+						tile.refused = { camera: tile.pending, message: msg.message || msg.code };
 					tile.pending = undefined;
 					if (tile.server)
 						tile.camera = tile.server.camera;
@@ -855,6 +1068,7 @@ window.vlgWall = {
 				camera: shownCamera(tile),
 				state: shownState(tile).state,
 				mid,
+				refused: tile.refused?.camera ?? null,
 				framesDecoded: s?.framesDecoded ?? 0,
 				width: s?.frameWidth ?? 0,
 				height: s?.frameHeight ?? 0,
@@ -880,11 +1094,17 @@ function start() {
 	$('#search-results').addEventListener('click', onTreeClick);
 	$('#search').addEventListener('input', onSearchInput);
 	$('#search').addEventListener('keydown', onSearchKey);
+	$('#token-form').addEventListener('submit', onTokenSubmit);
+	window.addEventListener('hashchange', onHashChange);
 	setInterval(updateStats, STATS_EVERY_MS);
 	setInterval(refreshTree, TREE_REFRESH_MS);
 	renderTiles();
-	loadRoot();
-	connect();
+	/* A link's token wins over the one this tab had. */
+	const token = takeTokenFromFragment() || storedToken();
+	if (token)
+		useToken(token);
+	else
+		showTokenPanel('No token was given: this page was opened without its #token=… link.');
 }
 
 start();

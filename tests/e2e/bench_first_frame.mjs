@@ -9,12 +9,13 @@
 // Environment as the e2e test: VLG_GATEWAY, VLG_CAMSIM, VLG_MEDIA_DIR (defaults under build/).
 // The first frame is the first requestVideoFrameCallback of the <video> that follows a rise in
 // framesDecoded; the clock starts when the page starts the request (WHEP: before createOffer;
-// wall: the click on the camera in the tree).
+// wall: the click on the camera in the tree). Both carry a city token minted with
+// `linkage-gateway token` for the bench's gateway.
 
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Browser, chromiumAvailable, sleep } from './lib/browser.mjs';
-import { Camsim, Gateway, catalogue, serveDirectory } from './lib/harness.mjs';
+import { Camsim, Gateway, ORG, catalogue, serveDirectory } from './lib/harness.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const argTrials = process.argv.indexOf('--trials');
@@ -59,8 +60,9 @@ window.vlgFirstFrame = (video, t0, before, framesNow) => new Promise((resolve) =
 
 async function whepTrial(page, gateway) {
 	const url = JSON.stringify(`${gateway.origin}/whep/${CAMERA}`);
+	const token = JSON.stringify(await gateway.token());
 	const result = await page.eval(`(async () => {
-		const status = await whepPlay(${url});
+		const status = await whepPlay(${url}, ${token});
 		if (status !== 201) return { error: status };
 		/* whepPlay records firstFrameMs from its own start; wait for it. */
 		for (let i = 0; i < 300 && (await whepState()).firstFrameMs === null; i++)
@@ -125,13 +127,13 @@ async function main() {
 		browser = await Browser.launch();
 		const whep = await browser.newPage(`${files.origin}/whep.html`);
 		const holder = await browser.newPage(`${files.origin}/whep.html`);
-		const wall = await browser.newPage(`${gateway.origin}/`);
+		const wall = await browser.newPage(await gateway.wallUrl());
 		const idle = () => gateway.waitState(CAMERA, 'idle', 20000);
 
 		/* The wall: one tile, the camera's community expanded in the tree. */
 		await wall.waitFor('window.vlgWall && vlgWall.connected()', 10000, 'wall connected');
 		await wall.eval(`document.querySelector('.layout-button[data-layout="1"]').click()`);
-		for (const code of ['330203000000', '330203001000', '330203001001']) {
+		for (const code of [ORG.district, ORG.street, ORG.community]) {
 			await wall.waitFor(`!!document.querySelector('#tree li.node[data-code="${code}"]')`, 5000, code);
 			await wall.eval(`document.querySelector('#tree li.node[data-code="${code}"] > .row').click()`);
 		}
@@ -144,7 +146,7 @@ async function main() {
 		}, () => wallTrial(wall)));
 
 		/* Warm: a second viewer holds the camera for the whole series. */
-		await holder.eval(`whepPlay(${JSON.stringify(`${gateway.origin}/whep/${CAMERA}`)})`);
+		await holder.eval(`whepPlay(${JSON.stringify(`${gateway.origin}/whep/${CAMERA}`)}, ${JSON.stringify(await gateway.token())})`);
 		await gateway.waitState(CAMERA, 'live', 10000);
 		await sleep(3000);
 		results.push(await series('WHEP warm', whep, TRIALS, () => sleep(300), () => whepTrial(whep, gateway)));

@@ -2,14 +2,17 @@
 // The daemon and the camera simulator for the browser tests, as tests/integration/harness.py
 // starts them (loopback ports they pick themselves, readiness from their first stdout line),
 // a tiny static file server on 127.0.0.1, and a TAP producer. Every process started here is
-// ended by its PID in stop().
+// ended by its PID in stop(). Each gateway signs with an HS256 secret of its own, and tests get
+// their tokens from `linkage-gateway token`, the command installers use.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createConnection } from 'node:net';
 import { openSync, closeSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, extname } from 'node:path';
+import { promisify } from 'node:util';
 import { sleep } from './browser.mjs';
 
 export const GATEWAY = process.env.VLG_GATEWAY || 'build/gateway/linkage-gateway';
@@ -127,25 +130,44 @@ export class Camsim {
 	}
 }
 
-/* A four-level demo tree with `cameras`: {id: url} on one community. */
-export function catalogue(cameras) {
-	let text = '[org 330200000000]\nname=Test City\n[org 330203000000]\nname=Test District\n' +
-		'[org 330203001000]\nname=Test Street\n[org 330203001001]\nname=Test Community\n';
-	for (const [id, url] of Object.entries(cameras))
-		text += `[camera ${id}]\nname=Camera ${id}\norg=330203001001\nurl=${url}\nalways-on=false\n`;
+/* The test tree, shaped like the demo's: one city, one district, two streets of one community. */
+export const ORG = {
+	city: '330200000000',
+	district: '330203000000',
+	street: '330203001000', /* Gulou Street */
+	community: '330203001001', /* Xishu Community, under Gulou Street */
+	otherStreet: '330203002000', /* Baiyun Street */
+	otherCommunity: '330203002001', /* Dongmen Community, under Baiyun Street */
+};
+
+/* The tree above with `cameras`: {id: url} in Xishu Community and `elsewhere` in Dongmen. */
+export function catalogue(cameras, elsewhere = {}) {
+	let text = `[org ${ORG.city}]\nname=Test City\n[org ${ORG.district}]\nname=Test District\n` +
+		`[org ${ORG.street}]\nname=Gulou Street\n[org ${ORG.community}]\nname=Xishu Community\n` +
+		`[org ${ORG.otherStreet}]\nname=Baiyun Street\n[org ${ORG.otherCommunity}]\nname=Dongmen Community\n`;
+	const add = (list, org) => {
+		for (const [id, url] of Object.entries(list))
+			text += `[camera ${id}]\nname=Camera ${id}\norg=${org}\nurl=${url}\nalways-on=false\n`;
+	};
+	add(cameras, ORG.community);
+	add(elsewhere, ORG.otherCommunity);
 	return text;
 }
 
 export class Gateway {
-	/* port 0: the kernel picks one; restart() starts the same gateway on the same port again. */
-	static async start(catalogueText, configText = '', port = 0) {
+	/* port 0: the kernel picks one; restart() starts the same gateway on the same port again.
+	   auth: more lines for the [auth] section (the harness writes its hs256-secret-file). */
+	static async start(catalogueText, configText = '', { port = 0, auth = '' } = {}) {
 		const workdir = mkdtempSync(join(tmpdir(), 'vlg-e2e-'));
 		const conf = join(workdir, 'gateway.conf');
+		const secret = join(workdir, 'secret');
 		writeFileSync(join(workdir, 'catalogue.conf'), catalogueText);
+		/* A random secret per run, readable by its owner only (the daemon warns otherwise). */
+		writeFileSync(secret, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
 		/* VLG_WEB_ROOT: serve the wall from a folder instead of the files built in (development). */
 		const webRoot = process.env.VLG_WEB_ROOT ? `web-root=${process.env.VLG_WEB_ROOT}\n` : '';
 		writeFileSync(conf, `[gateway]\nlisten=127.0.0.1:8080\ncatalogue=catalogue.conf\n` +
-			`state-dir=${workdir}\n${webRoot}${configText}`);
+			`state-dir=${workdir}\n${webRoot}[auth]\nhs256-secret-file=${secret}\n${auth}${configText}`);
 		const proc = await Gateway.#spawn(conf, port);
 		return new Gateway(proc, workdir, conf);
 	}
@@ -167,13 +189,39 @@ export class Gateway {
 		this.conf = conf;
 		this.port = Number(proc.readyMatch[1]);
 		this.origin = `http://127.0.0.1:${this.port}`;
+		this.tokens = new Map();
 	}
 
-	async get(path) {
-		const response = await fetch(this.origin + path, { signal: AbortSignal.timeout(10000) });
+	/* A token from `linkage-gateway token --config` (signed with this gateway's secret), cached
+	   per claims. The defaults are the harness's own: a city admin. */
+	async token({ org = ORG.city, role = 'admin', name = 'e2e test', ttl = '1h' } = {}) {
+		const key = JSON.stringify([org, role, name, ttl]);
+		if (!this.tokens.has(key)) {
+			const argv = ['token', '--config', this.conf, '--org', org, '--role', role,
+				'--name', name, '--ttl', ttl];
+			const { stdout } = await promisify(execFile)(GATEWAY, argv, { timeout: 10000 });
+			const token = stdout.trim();
+			if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token))
+				throw new Error(`linkage-gateway token printed ${JSON.stringify(stdout)}`);
+			this.tokens.set(key, token);
+		}
+		return this.tokens.get(key);
+	}
+
+	/* The wall's address for a screen: the token in the fragment, as the demo prints it. */
+	async wallUrl(claims = {}) {
+		return `${this.origin}/#token=${await this.token(claims)}`;
+	}
+
+	/* GET `path` with a city admin token, or `token` (null: none). */
+	async get(path, token = undefined) {
+		if (token === undefined)
+			token = await this.token();
+		const headers = token ? { Authorization: `Bearer ${token}` } : {};
+		const response = await fetch(this.origin + path, { headers, signal: AbortSignal.timeout(10000) });
 		const type = response.headers.get('content-type') || '';
 		const body = type.startsWith('application/json') ? await response.json() : await response.text();
-		return { status: response.status, body };
+		return { status: response.status, body, headers: response.headers };
 	}
 
 	async camera(id) {
@@ -246,14 +294,20 @@ export class Tap {
 			console.log(`# ${line}`);
 	}
 
-	async run(description, func, onFailure = null) {
+	/* todo: the reason a failure is expected (a known bug elsewhere): TAP's "# TODO", which
+	   does not fail the run, while a pass is reported as unexpected so that the mark comes off. */
+	async run(description, func, onFailure = null, { todo = null } = {}) {
 		this.number++;
+		const directive = todo ? ` # TODO ${todo}` : '';
 		try {
 			const note = await func();
-			console.log(`ok ${this.number} - ${description}${note ? ' # ' + note : ''}`);
+			console.log(`ok ${this.number} - ${description}${directive || (note ? ' # ' + note : '')}`);
+			if (todo && note)
+				this.diag(note);
 		} catch (error) {
-			this.failed++;
-			console.log(`not ok ${this.number} - ${description}`);
+			if (!todo)
+				this.failed++;
+			console.log(`not ok ${this.number} - ${description}${directive}`);
 			this.diag(error.stack || String(error));
 			if (onFailure) {
 				try {
