@@ -193,9 +193,11 @@ vlg_streams_acquire(VlgStreams *streams, VlgCamera *camera, const VlgProfile *pr
 		    gboolean transcode_main, GError **error)
 {
 	gboolean transcoded = !profile->passthrough || transcode_main;
-	g_autofree char *key = g_strdup_printf("%s/%s%s", vlg_camera_get_info(camera)->id,
-					       profile->name,
-					       profile->passthrough && transcoded ? "+transcode" : "");
+	/* Every passthrough profile of a camera is the same stream: one source for all of them. */
+	g_autofree char *key =
+		transcoded ? g_strdup_printf("%s/%s%s", vlg_camera_get_info(camera)->id,
+					     profile->name, profile->passthrough ? "+transcode" : "") :
+			     g_strdup_printf("%s/passthrough", vlg_camera_get_info(camera)->id);
 	Stream *stream = g_hash_table_lookup(streams->by_key, key);
 	VlgRtpSource *source;
 
@@ -251,7 +253,8 @@ vlg_streams_candidates(const char *wanted)
 
 VlgRtpSource *
 vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *wanted,
-			    gboolean transcode_main, char **fallback, GError **error)
+			    gboolean transcode_main, const char **chosen, char **fallback,
+			    GError **error)
 {
 	g_autoptr(GPtrArray) names = vlg_streams_candidates(wanted);
 	g_autoptr(GError) first_error = NULL;
@@ -268,6 +271,8 @@ vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *
 		source = vlg_streams_acquire(streams, camera, profile,
 					     transcode_main && profile->passthrough, &local);
 		if (source) {
+			if (chosen)
+				*chosen = profile->name;
 			if (i > 0)
 				*fallback = g_strdup_printf("%s not available (%s): showing %s",
 							    wanted, first_error->message,

@@ -31,11 +31,12 @@ VlgRtpSource *vlg_streams_acquire(VlgStreams *streams, VlgCamera *camera,
 				  GError **error);
 void vlg_streams_release(VlgStreams *streams, VlgRtpSource *source);
 /* @wanted (a profile name), else the nearest rung of the ladder main > sub > low > key that can
- * be had (cheaper first on a tie); then *@fallback says why (free it), else it stays NULL. NULL
- * with @error when no rung can be had. */
+ * be had (cheaper first on a tie); *@chosen (may be NULL) names the profile had, a string of the
+ * config. On a fallback *@fallback says why (free it), else it stays NULL. NULL with @error when
+ * no rung can be had. Passthrough profiles of one camera share one source. */
 VlgRtpSource *vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera,
 					  const char *wanted, gboolean transcode_main,
-					  char **fallback, GError **error);
+					  const char **chosen, char **fallback, GError **error);
 
 /* The hub of access units of @camera in @profile, for consumers other than WebRTC (the fMP4
  * muxer): the camera's own (held while acquired) or a transcode's, on the same budget and shared

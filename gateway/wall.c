@@ -143,17 +143,19 @@ tile_acquire(Wall *wall, Tile *tile, const char *wanted, gboolean transcode_main
 {
 	g_autoptr(GError) error = NULL;
 	VlgCamera *camera = vlg_app_find_camera(wall->app, tile->camera_id);
+	const char *chosen = NULL;
+	gboolean transcoded = FALSE;
 
 	g_clear_pointer(&tile->fallback, g_free);
 	tile->source = vlg_streams_acquire_nearest(wall->app->streams, camera, wanted,
-						   transcode_main, &tile->fallback, &error);
+						   transcode_main, &chosen, &tile->fallback, &error);
 	if (!tile->source) {
 		tile->fallback = g_strdup(error->message);
 		return FALSE;
 	}
-	tile->profile = vlg_streams_profile_of(wall->app->streams, tile->source,
-					       &tile->transcode_main);
-	tile->transcode_main = tile->transcode_main && g_strcmp0(tile->profile, "main") == 0;
+	tile->profile = chosen;
+	vlg_streams_profile_of(wall->app->streams, tile->source, &transcoded);
+	tile->transcode_main = transcoded && g_strcmp0(chosen, "main") == 0;
 	return TRUE;
 }
 
@@ -170,7 +172,8 @@ tile_replace_source(Wall *wall, guint index, const char *wanted, gboolean transc
 		tile->source = old;
 		return;
 	}
-	if (wall->peer) {
+	/* Another passthrough profile of the same camera is the same stream: nothing to switch. */
+	if (wall->peer && tile->source != old) {
 		vlg_webrtc_peer_set_slot_source(wall->peer, index, tile->source);
 		tile->sending = TRUE;
 	}
@@ -291,6 +294,16 @@ stop_undecodable(Wall *wall, guint index)
 	tile->sending = FALSE;
 }
 
+static gboolean
+tile_is_transcoded(Wall *wall, Tile *tile)
+{
+	gboolean transcoded = FALSE;
+
+	if (tile->source)
+		vlg_streams_profile_of(wall->app->streams, tile->source, &transcoded);
+	return transcoded;
+}
+
 static void
 build_tile(JsonBuilder *builder, Wall *wall, guint index)
 {
@@ -313,8 +326,7 @@ build_tile(JsonBuilder *builder, Wall *wall, guint index)
 	tile->profile ? json_builder_add_string_value(builder, tile->profile) :
 			json_builder_add_null_value(builder);
 	json_builder_set_member_name(builder, "transcoded");
-	json_builder_add_boolean_value(builder, tile->source && (tile->transcode_main ||
-								 g_strcmp0(tile->profile, "main")));
+	json_builder_add_boolean_value(builder, tile_is_transcoded(wall, tile));
 	json_builder_set_member_name(builder, "mid");
 	mid ? json_builder_add_string_value(builder, mid) : json_builder_add_null_value(builder);
 	json_builder_set_member_name(builder, "state");

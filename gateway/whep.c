@@ -216,7 +216,7 @@ check_passthrough(gpointer data)
 		    VLG_PASSTHROUGH_NEEDS_TRANSCODE)
 		return G_SOURCE_CONTINUE;
 	transcoded = vlg_streams_acquire_nearest(session->whep->app->streams, camera, "main", TRUE,
-						 &fallback, &error);
+						 NULL, &fallback, &error);
 	if (!transcoded) {
 		g_warning("whep session %s (camera %s): %s, and no transcode: %s", session->id,
 			  session->camera_id, why, error->message);
@@ -260,7 +260,7 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	session->transcode_main = camera_is_h265(whep, camera_id);
 	session->source = vlg_streams_acquire_nearest(
 		whep->app->streams, vlg_app_find_camera(whep->app, camera_id), session->profile,
-		session->transcode_main, &session->fallback, &error);
+		session->transcode_main, NULL, &session->fallback, &error);
 	if (!session->source) {
 		g_autofree char *why = g_strdup(error->message);
 

@@ -798,8 +798,17 @@ vlg_webrtc_peer_slot_count(VlgWebrtcPeer *peer)
 void
 vlg_webrtc_peer_set_slot_source(VlgWebrtcPeer *peer, guint slot, VlgRtpSource *source)
 {
+	Sender *sender;
+
 	g_return_if_fail(slot < peer->senders->len);
-	sender_set_source(peer->senders->pdata[slot], source);
+	sender = peer->senders->pdata[slot];
+	/* A WHEP sender still waiting for the connection takes the new source when it comes up;
+	 * the old one may be gone by then. */
+	if (sender->when_connected) {
+		sender->when_connected = source;
+		return;
+	}
+	sender_set_source(sender, source);
 }
 
 char *
