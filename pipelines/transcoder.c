@@ -25,10 +25,10 @@ GST_DEBUG_CATEGORY_STATIC(vlg_transcoder_debug);
 #define GOP_MAX_BUFFERS 600
 #define GOP_MAX_BYTES (8u * 1024 * 1024)
 #define ERROR_RETRY_MS 1000
-/* The decoder pipeline runs at camera time + 1000 h. x264enc and the h26Xtimestampers shift any
- * stream that starts below that (so that DTS never go negative), each in its own way, and the
- * timestampers re-base it on its first frame without telling the segment; a stream already
- * above it is left alone, and the appsinks take the offset off again. */
+/* Timestamps in the decoder pipeline are the camera's + 1000 h, in a segment that starts there
+ * (so running time is the camera's time). x264enc and the h26Xtimestampers shift any stream that
+ * starts below 1000 h (so that DTS never go negative), each in its own way, and the timestampers
+ * re-base it on its first frame without telling the segment; a stream above it they leave be. */
 #define DECODER_TIME_OFFSET (G_GUINT64_CONSTANT(1000) * 3600 * GST_SECOND)
 
 static gint running_encoders;
@@ -67,6 +67,7 @@ typedef struct {
 	gboolean keyframes_only; /* feed the decoder keyframes only */
 	gboolean need_keyframe;  /* feed it nothing before the next keyframe */
 	GstClockTime fed_pts;    /* of the last access unit fed */
+	gboolean segment_sent;   /* the decoder's input has its segment (DECODER_TIME_OFFSET) */
 	GPtrArray *branches;     /* of Branch*, the running decoder's: silenced on reset */
 	GPtrArray *forward_hubs; /* of VlgHub*, key profiles fed the camera's own keyframes */
 	GPtrArray *hubs;         /* of VlgHub*, every profile's: reset with the camera */
@@ -309,7 +310,19 @@ feed_unlocked(Core *core, GstBuffer *buffer, gboolean check_level)
 	GST_BUFFER_PTS(buffer) += DECODER_TIME_OFFSET;
 	if (GST_BUFFER_DTS_IS_VALID(buffer))
 		GST_BUFFER_DTS(buffer) += DECODER_TIME_OFFSET;
-	gst_app_src_push_buffer(core->appsrc, buffer);
+	if (!core->segment_sent) {
+		GstSegment segment;
+		g_autoptr(GstSample) sample = NULL;
+
+		gst_segment_init(&segment, GST_FORMAT_TIME);
+		segment.start = DECODER_TIME_OFFSET;
+		sample = gst_sample_new(buffer, core->caps, &segment, NULL);
+		gst_app_src_push_sample(core->appsrc, sample);
+		gst_buffer_unref(buffer);
+		core->segment_sent = TRUE;
+	} else {
+		gst_app_src_push_buffer(core->appsrc, buffer);
+	}
 	core->frames_in++;
 }
 
@@ -405,24 +418,16 @@ static const VlgHubConsumerFuncs camera_funcs = { on_camera_caps, on_camera_buff
 
 /* ---- encoder threads: a branch's appsink ---------------------------------------------------- */
 
-static GstClockTime
-camera_time(const GstSegment *segment, GstClockTime time)
-{
-	if (GST_CLOCK_TIME_IS_VALID(time))
-		time = gst_segment_to_running_time(segment, GST_FORMAT_TIME, time);
-	if (GST_CLOCK_TIME_IS_VALID(time) && time >= DECODER_TIME_OFFSET)
-		time -= DECODER_TIME_OFFSET;
-	return time;
-}
-
-/* The encoded frame in the camera's time (see DECODER_TIME_OFFSET). */
+/* The encoded frame in the camera's time: its running time (see DECODER_TIME_OFFSET). */
 static GstBuffer *
 to_camera_time(GstBuffer *buffer, const GstSegment *segment)
 {
 	buffer = gst_buffer_copy(buffer);
 	if (segment && segment->format == GST_FORMAT_TIME) {
-		GST_BUFFER_PTS(buffer) = camera_time(segment, GST_BUFFER_PTS(buffer));
-		GST_BUFFER_DTS(buffer) = camera_time(segment, GST_BUFFER_DTS(buffer));
+		GST_BUFFER_PTS(buffer) = gst_segment_to_running_time(segment, GST_FORMAT_TIME,
+								     GST_BUFFER_PTS(buffer));
+		GST_BUFFER_DTS(buffer) = gst_segment_to_running_time(segment, GST_FORMAT_TIME,
+								     GST_BUFFER_DTS(buffer));
 	}
 	return buffer;
 }
@@ -537,9 +542,10 @@ chain_add_raw(Chain *chain, const Output *output)
 	/* The rate first, on the decoder's thread: frames it drops are never queued nor scaled. */
 	if (output->kind != OUTPUT_MAIN)
 		rate = chain_add(chain, "videorate");
-	if (rate && output->kind == OUTPUT_SCALED)
+	/* drop-only also with max-rate: alone, it duplicates a keyframe that comes every 2 s. */
+	if (rate)
 		g_object_set(rate, "drop-only", TRUE, NULL);
-	else if (rate)
+	if (rate && output->kind == OUTPUT_KEY)
 		g_object_set(rate, "max-rate", KEY_MAX_FPS, NULL);
 	queue = chain_add(chain, "queue");
 	if (queue)
@@ -759,7 +765,7 @@ decoder_start(VlgTranscoder *t, GstCaps *caps, Codec codec, guint generation)
 		return;
 	}
 	g_object_set(src, "format", GST_FORMAT_TIME, "is-live", FALSE, "block", FALSE, "max-bytes",
-		     (guint64)0, "emit-signals", FALSE, NULL);
+		     (guint64)0, "emit-signals", FALSE, "handle-segment-change", TRUE, NULL);
 	gst_app_src_set_caps(GST_APP_SRC(src), caps);
 	g_object_set(dec, "max-threads", (gint)t->settings.decoder_threads, NULL);
 	g_object_set(tee, "allow-not-linked", TRUE, NULL);
@@ -825,6 +831,7 @@ decoder_feed(VlgTranscoder *t, gboolean keyframes_only)
 			gst_app_src_set_caps(core->appsrc, core->caps);
 			core->need_keyframe = TRUE;
 			core->fed_pts = GST_CLOCK_TIME_NONE;
+			core->segment_sent = FALSE;
 			if (core->gop_valid)
 				for (guint i = 0; i < core->gop->len; i++)
 					feed_unlocked(core, core->gop->pdata[i], FALSE);
@@ -1048,6 +1055,7 @@ check_elements(const char *camera_id, GError **error)
 static Output *
 output_new(VlgTranscoder *t, const VlgProfile *profile, GError **error)
 {
+	g_autofree char *hub_name = NULL;
 	Output *output;
 	OutputKind kind = profile->passthrough      ? OUTPUT_MAIN
 			  : profile->keyframes_only ? OUTPUT_KEY
@@ -1072,7 +1080,8 @@ output_new(VlgTranscoder *t, const VlgProfile *profile, GError **error)
 	output->height = profile->height;
 	output->fps = profile->fps;
 	output->bitrate_kbps = profile->bitrate_kbps;
-	output->hub = vlg_hub_new(output->name);
+	hub_name = g_strdup_printf("%s/%s", t->core->camera_id, profile->name);
+	output->hub = vlg_hub_new(hub_name);
 	return output;
 }
 

@@ -320,25 +320,38 @@ has_keyframes(gpointer data)
 	return n >= wanted->count;
 }
 
-/* Frames per second arriving over @seconds of main loop. */
-static double
-measure_rate(Watch *w, double seconds)
+static void
+watch_snapshot(Watch *w, guint *buffers, GstClockTime *last_pts)
 {
-	guint before = watch_buffers(w);
-	gint64 start = g_get_monotonic_time();
-
-	run_for(seconds);
-	return (watch_buffers(w) - before) * (double)G_USEC_PER_SEC /
-	       (g_get_monotonic_time() - start);
+	g_mutex_lock(&w->lock);
+	*buffers = w->buffers;
+	*last_pts = w->last_pts;
+	g_mutex_unlock(&w->lock);
 }
 
+/* Over @seconds of main loop: the stream's frame rate (frames per second of PTS) must be within
+ * 30 % of @expected, and frames must arrive at half of it at least (the box may be loaded: the
+ * benchmark, not this test, says how fast it goes). */
 static void
 assert_rate(Watch *w, double seconds, double expected)
 {
-	double rate = measure_rate(w, seconds);
+	guint before, after;
+	GstClockTime first_pts, last_pts;
+	gint64 start = g_get_monotonic_time();
+	double stream_rate, arrival_rate;
 
-	ck_assert_msg(rate >= expected * 0.7 && rate <= expected * 1.3,
-		      "%.1f frames/s, expected %.0f", rate, expected);
+	watch_snapshot(w, &before, &first_pts);
+	run_for(seconds);
+	watch_snapshot(w, &after, &last_pts);
+	arrival_rate = (after - before) * (double)G_USEC_PER_SEC / (g_get_monotonic_time() - start);
+	ck_assert_msg(after > before + 1 && GST_CLOCK_TIME_IS_VALID(first_pts) &&
+			      last_pts > first_pts,
+		      "no frames (%u, then %u)", before, after);
+	stream_rate = (after - before) / ((double)(last_pts - first_pts) / GST_SECOND);
+	ck_assert_msg(stream_rate >= expected * 0.7 && stream_rate <= expected * 1.3,
+		      "%.1f frames per second of stream, expected %.0f", stream_rate, expected);
+	ck_assert_msg(arrival_rate >= expected * 0.5, "%.1f frames/s arrived, expected %.0f",
+		      arrival_rate, expected);
 }
 
 /* The hub's caps are H.264 byte-stream AUs, constrained baseline, of this size. */
@@ -372,8 +385,7 @@ assert_stream_sane(Watch *w)
 	g_mutex_unlock(&w->lock);
 }
 
-/* ---- tests ------------------------------------------------------------------------------------
- */
+/* ---- tests ------------------------------------------------------------------------------- */
 
 static const char *const sub_low_clips[] = { "h264-main-720p", "h265-main-720p",
 					     "h264-high-bframes-720p" };
@@ -472,16 +484,21 @@ START_TEST(test_key_and_main_from_h265)
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	VlgHub *key_hub = vlg_transcoder_acquire(t, &key, NULL);
 	Watch *wk = watch_new(key_hub), *wm;
-	Wanted wanted = { wk, 2 };
+	Wanted wanted = { wk, 1 };
 	VlgTranscoderStats stats;
 	guint keys_before;
 
 	ck_assert(run_until(has_keyframes, &wanted, 10));
+	run_for(4.5); /* two more of the camera's keyframes */
 	ck_assert_uint_eq(vlg_transcoder_running_decoders(), 1);
 	ck_assert_uint_eq(vlg_transcoder_running_encoders(), 1);
 	vlg_transcoder_get_stats(t, &stats);
-	/* Only the camera's keyframes (one per 2 s GOP) reached the decoder. */
+	/* Only the camera's keyframes (one per 2 s GOP) reached the decoder, and each gave one
+	 * frame. */
+	ck_assert_uint_ge(stats.frames_in, 2);
 	ck_assert_uint_le(stats.frames_in, 4);
+	ck_assert_uint_ge(watch_buffers(wk), stats.frames_in - 1);
+	ck_assert_uint_le(watch_buffers(wk), stats.frames_in);
 	assert_h264_caps(wk, 1280, 720);
 
 	wm = watch_new(vlg_transcoder_acquire(t, &main_profile, NULL));
@@ -559,8 +576,7 @@ START_TEST(test_camera_restart)
 }
 END_TEST
 
-/* ---- format changes: the test plays the camera, feeding its hub from clips --------------------
- */
+/* ---- format changes: the test plays the camera, feeding its hub from clips --------------- */
 
 typedef struct {
 	VlgHub *hub;
