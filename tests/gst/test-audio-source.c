@@ -9,6 +9,8 @@
  * dies with it (PR_SET_PDEATHSIG).
  */
 #include <check.h>
+
+#include "camsim-fixture.h"
 #include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
@@ -30,72 +32,6 @@
 
 /* ---- the simulator --------------------------------------------------------------------------- */
 
-static GPid camsim_pid;
-static guint camsim_port;
-static guint control_port;
-
-static void
-die_with_parent(gpointer user_data G_GNUC_UNUSED)
-{
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static void
-start_camsim(void)
-{
-	const char *argv[] = { g_getenv("VLG_CAMSIM"),
-			       "--address",
-			       "127.0.0.1",
-			       "--port=0",
-			       "--control-port=0",
-			       "--media-dir",
-			       g_getenv("VLG_MEDIA_DIR"),
-			       NULL };
-	g_autoptr(GError) error = NULL;
-	char line[256] = "";
-	guint cameras;
-	int out_fd;
-	FILE *out;
-
-	ck_assert_msg(argv[0] && argv[6], "VLG_CAMSIM and VLG_MEDIA_DIR must be set");
-	ck_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-					   die_with_parent, NULL, &camsim_pid, NULL, &out_fd, NULL,
-					   &error));
-	out = fdopen(out_fd, "r");
-	ck_assert_ptr_nonnull(fgets(line, sizeof(line), out));
-	ck_assert_int_eq(sscanf(line, "camsim ready rtsp=%u control=%u cameras=%u", &camsim_port,
-				&control_port, &cameras),
-			 3);
-	fclose(out);
-}
-
-static void
-stop_camsim(void)
-{
-	kill(camsim_pid, SIGTERM);
-	waitpid(camsim_pid, NULL, 0);
-	g_spawn_close_pid(camsim_pid);
-}
-
-static void
-control_ok(const char *command)
-{
-	g_autoptr(GSocketClient) client = g_socket_client_new();
-	g_autoptr(GSocketConnection) conn = NULL;
-	g_autoptr(GDataInputStream) in = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autofree char *request = g_strdup_printf("%s\n", command);
-	g_autofree char *reply = NULL;
-
-	g_socket_client_set_timeout(client, 5);
-	conn = g_socket_client_connect_to_host(client, "127.0.0.1", control_port, NULL, &error);
-	ck_assert_msg(conn, "control socket: %s", error ? error->message : "?");
-	ck_assert(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
-					    request, strlen(request), NULL, NULL, &error));
-	in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
-	reply = g_data_input_stream_read_line_utf8(in, NULL, NULL, &error);
-	ck_assert_msg(g_strcmp0(reply, "ok") == 0, "'%s' answered '%s'", command, reply);
-}
 
 /* ---- cameras and the main loop --------------------------------------------------------------- */
 
@@ -113,7 +49,7 @@ make_camera(const char *clip)
 
 	camera_info.id = (char *)clip;
 	camera_info.name = (char *)clip;
-	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", camsim_port, clip);
+	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", vlg_test_camsim_port(), clip);
 	return vlg_camera_new(&camera_info, &settings);
 }
 
@@ -536,11 +472,11 @@ START_TEST(test_resumes_after_camera_restart)
 
 	consumer = vlg_hub_attach(vlg_audio_source_get_hub(source), &packet_funcs, NULL, NULL);
 	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(20), 15), "no packets");
-	control_ok(down);
+	vlg_test_camsim_control(down);
 	ck_assert_msg(run_until(went_quiet, NULL, 5), "packets still flow after 'down'");
 	before = packet_count();
 	last = packet_at(before - 1);
-	control_ok(up);
+	vlg_test_camsim_control(up);
 	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(before + 20), 15),
 		      "no packets after 'up'");
 
@@ -576,7 +512,7 @@ audio_source_suite(void)
 	Suite *suite = suite_create("audio-source");
 	TCase *tc = tcase_create("audio");
 
-	tcase_add_unchecked_fixture(tc, start_camsim, stop_camsim);
+	tcase_add_unchecked_fixture(tc, vlg_test_camsim_start, vlg_test_camsim_stop);
 	tcase_add_checked_fixture(tc, seen_init, seen_clear);
 	tcase_add_test(tc, test_pcma_passes_through);
 	tcase_add_test(tc, test_aac_becomes_opus);

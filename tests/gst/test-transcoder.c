@@ -10,6 +10,8 @@
  * the simulator, started by the parent, dies with it (PR_SET_PDEATHSIG).
  */
 #include <check.h>
+
+#include "camsim-fixture.h"
 #include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -26,72 +28,6 @@
 
 /* ---- the simulator --------------------------------------------------------------------------- */
 
-static GPid camsim_pid;
-static guint camsim_port;
-static guint control_port;
-
-static void
-die_with_parent(gpointer user_data G_GNUC_UNUSED)
-{
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static void
-start_camsim(void)
-{
-	const char *argv[] = { g_getenv("VLG_CAMSIM"),
-			       "--address",
-			       "127.0.0.1",
-			       "--port=0",
-			       "--control-port=0",
-			       "--media-dir",
-			       g_getenv("VLG_MEDIA_DIR"),
-			       NULL };
-	g_autoptr(GError) error = NULL;
-	char line[256] = "";
-	guint cameras;
-	int out_fd;
-	FILE *out;
-
-	ck_assert_msg(argv[0] && argv[6], "VLG_CAMSIM and VLG_MEDIA_DIR must be set");
-	ck_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-					   die_with_parent, NULL, &camsim_pid, NULL, &out_fd, NULL,
-					   &error));
-	out = fdopen(out_fd, "r");
-	ck_assert_ptr_nonnull(fgets(line, sizeof(line), out));
-	ck_assert_int_eq(sscanf(line, "camsim ready rtsp=%u control=%u cameras=%u", &camsim_port,
-				&control_port, &cameras),
-			 3);
-	fclose(out);
-}
-
-static void
-stop_camsim(void)
-{
-	kill(camsim_pid, SIGTERM);
-	waitpid(camsim_pid, NULL, 0);
-	g_spawn_close_pid(camsim_pid);
-}
-
-static void
-control_ok(const char *command)
-{
-	g_autoptr(GSocketClient) client = g_socket_client_new();
-	g_autoptr(GSocketConnection) conn = NULL;
-	g_autoptr(GDataInputStream) in = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autofree char *request = g_strdup_printf("%s\n", command);
-	g_autofree char *reply = NULL;
-
-	g_socket_client_set_timeout(client, 5);
-	conn = g_socket_client_connect_to_host(client, "127.0.0.1", control_port, NULL, &error);
-	ck_assert_msg(conn, "control socket: %s", error ? error->message : "?");
-	ck_assert(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
-					    request, strlen(request), NULL, NULL, &error));
-	in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
-	reply = g_data_input_stream_read_line_utf8(in, NULL, NULL, &error);
-	ck_assert_msg(g_strcmp0(reply, "ok") == 0, "'%s' answered '%s'", command, reply);
-}
 
 /* ---- cameras, profiles, the main loop ------------------------------------------------------ */
 
@@ -115,7 +51,7 @@ make_camera(const char *clip)
 
 	camera_info.id = (char *)clip;
 	camera_info.name = (char *)clip;
-	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", camsim_port, clip);
+	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", vlg_test_camsim_port(), clip);
 	return vlg_camera_new(&camera_info, &settings);
 }
 
@@ -558,9 +494,9 @@ START_TEST(test_camera_restart)
 	VlgTranscoderStats stats;
 
 	ck_assert(wait_buffers(w, 5, 10));
-	control_ok("down h264-cbp-360p");
+	vlg_test_camsim_control("down h264-cbp-360p");
 	ck_assert_msg(run_until(was_reset, w, 8), "no reset after the camera went down");
-	control_ok("up h264-cbp-360p");
+	vlg_test_camsim_control("up h264-cbp-360p");
 	ck_assert_msg(run_until(resumed, w, 15), "no output after the camera came back");
 	g_mutex_lock(&w->lock);
 	ck_assert(w->first_after_reset_is_keyframe);
@@ -685,7 +621,7 @@ START_TEST(test_codec_and_size_change)
 
 	/* The simulator answers 404 for this camera: one failed attempt, then a minute's wait,
 	 * during which the hub is ours to feed. */
-	control_ok("status h264-aac-360p 404");
+	vlg_test_camsim_control("status h264-aac-360p 404");
 	camera = make_camera("h264-aac-360p");
 	t = vlg_transcoder_new(camera, &transcoder_settings);
 	ws = watch_new(vlg_transcoder_acquire(t, &sub, NULL));
@@ -708,7 +644,7 @@ START_TEST(test_codec_and_size_change)
 	watch_free(wm);
 	vlg_transcoder_free(t);
 	free_camera(camera);
-	control_ok("up h264-aac-360p");
+	vlg_test_camsim_control("up h264-aac-360p");
 }
 END_TEST
 
@@ -739,7 +675,7 @@ transcoder_suite(void)
 	Suite *suite = suite_create("transcoder");
 	TCase *tc = tcase_create("profiles");
 
-	tcase_add_unchecked_fixture(tc, start_camsim, stop_camsim);
+	tcase_add_unchecked_fixture(tc, vlg_test_camsim_start, vlg_test_camsim_stop);
 	tcase_add_loop_test(tc, test_sub_and_low, 0, G_N_ELEMENTS(sub_low_clips));
 	tcase_add_test(tc, test_key_from_h264);
 	tcase_add_test(tc, test_key_and_main_from_h265);
