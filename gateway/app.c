@@ -84,6 +84,59 @@ create_cameras(VlgApp *app)
 }
 
 static void
+sub_camera_free(gpointer data)
+{
+	SubCamera *sub = data;
+
+	vlg_camera_free(sub->camera);
+	g_free(sub->info.id);
+	g_free(sub);
+}
+
+/* Stops the sub-stream cameras; their infos stay until the teardown workers are done. */
+static void
+stop_sub_cameras(VlgApp *app)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	if (!app->sub_cameras)
+		return;
+	g_hash_table_iter_init(&iter, app->sub_cameras);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		SubCamera *sub = value;
+
+		sub->camera = vlg_camera_free(sub->camera);
+	}
+}
+
+/* A camera's native sub-stream (catalogue sub-url) is a camera of its own: pulled on demand,
+ * with its own state, and used for the `sub` profile before any transcode. */
+static void
+create_sub_cameras(VlgApp *app)
+{
+	GPtrArray *infos = vlg_catalogue_cameras(app->catalogue);
+	VlgCameraSettings settings = camera_settings_from(app->config);
+
+	app->sub_cameras = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, sub_camera_free);
+	for (guint i = 0; i < infos->len; i++) {
+		const VlgCameraInfo *info = infos->pdata[i];
+		SubCamera *sub;
+
+		if (!info->sub_url)
+			continue;
+		sub = g_new0(SubCamera, 1);
+		sub->info = *info;
+		sub->info.id = g_strdup_printf("%s~sub", info->id);
+		sub->info.url = info->sub_url;
+		sub->info.sub_url = NULL;
+		sub->info.always_on = FALSE;
+		sub->camera = vlg_camera_new(&sub->info, &settings);
+		g_hash_table_insert(app->sub_cameras, info->id, sub);
+	}
+}
+
+static void
 start_always_on(VlgApp *app)
 {
 	for (guint i = 0; i < app->camera_list->len; i++) {
@@ -148,11 +201,12 @@ vlg_app_new(VlgGatewayConfig *config, VlgCatalogue *catalogue, VlgAuth *auth, GM
 	app->loop = g_main_loop_ref(loop);
 	app->started_us = g_get_monotonic_time();
 	create_cameras(app);
+	create_sub_cameras(app);
 	app->router = vlg_http_router_new();
 	vlg_http_router_set_authenticator(app->router, authenticate_header, app);
 	vlg_api_register(app->router, app);
 	vlg_metrics_register(app->router, app);
-	app->streams = vlg_streams_new(config);
+	app->streams = vlg_streams_new(config, app->sub_cameras);
 	app->whep = vlg_whep_new(app);
 	vlg_whep_register(app->whep, app->router);
 	vlg_org_api_register(app->router, app);
@@ -178,9 +232,11 @@ vlg_app_free(VlgApp *app)
 	app->streams = vlg_streams_free(app->streams);
 	g_clear_pointer(&app->camera_list, g_ptr_array_unref);
 	g_clear_pointer(&app->cameras, g_hash_table_unref);
+	stop_sub_cameras(app);
 	/* Cameras hand their pipelines to teardown workers: let them finish before the catalogue
 	 * (which the pipelines' settings came from) goes. */
 	vlg_teardown_wait();
+	g_clear_pointer(&app->sub_cameras, g_hash_table_unref);
 	app->router = vlg_http_router_free(app->router);
 	g_clear_pointer(&app->catalogue, vlg_catalogue_free);
 	g_clear_pointer(&app->config, vlg_gateway_config_free);

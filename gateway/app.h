@@ -17,11 +17,18 @@
 
 G_BEGIN_DECLS
 
+/* A camera's native sub-stream, run as a camera of its own. */
+typedef struct {
+	VlgCameraInfo info; /* a copy of the main camera's, with url = sub-url; owns only id */
+	VlgCamera *camera;
+} SubCamera;
+
 typedef struct {
 	VlgGatewayConfig *config;
 	VlgCatalogue *catalogue;
 	GHashTable *cameras;   /* id -> VlgCamera*, owned */
 	GPtrArray *camera_list; /* VlgCamera* in catalogue order, borrowed from cameras */
+	GHashTable *sub_cameras; /* camera id -> SubCamera*, owned: cameras with a sub-url */
 	VlgHttpRouter *router;
 	VlgHttpServer *server;
 	GMainLoop *loop;

@@ -4,6 +4,7 @@
 #include "gateway/streams.h"
 
 #include "config/vlg-error.h"
+#include "gateway/app.h"
 #include "pipelines/transcoder.h"
 
 /* One (camera, profile) stream and who uses it. */
@@ -30,6 +31,7 @@ typedef struct {
 
 struct _VlgStreams {
 	const VlgGatewayConfig *config;
+	GHashTable *sub_cameras;  /* camera id -> SubCamera*, borrowed from the app */
 	GHashTable *by_key;       /* key -> Stream*, owned */
 	GHashTable *by_source;    /* VlgRtpSource* -> Stream*, borrowed */
 	GHashTable *transcoders;  /* camera id -> CameraTranscoder*, owned */
@@ -49,11 +51,12 @@ camera_transcoder_free(gpointer data)
 }
 
 VlgStreams *
-vlg_streams_new(const VlgGatewayConfig *config)
+vlg_streams_new(const VlgGatewayConfig *config, GHashTable *sub_cameras)
 {
 	VlgStreams *streams = g_new0(VlgStreams, 1);
 
 	streams->config = config;
+	streams->sub_cameras = sub_cameras;
 	streams->by_key = g_hash_table_new(g_str_hash, g_str_equal);
 	streams->by_source = g_hash_table_new(NULL, NULL);
 	streams->transcoders =
@@ -97,6 +100,18 @@ needs_encoder(VlgCamera *camera, const VlgProfile *profile)
 	if (!profile->keyframes_only)
 		return TRUE;
 	return !caps || !gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h264");
+}
+
+/* The camera run on its catalogue sub-url, when @profile is `sub` and it has one. */
+static VlgCamera *
+native_sub(VlgStreams *streams, VlgCamera *camera, const VlgProfile *profile)
+{
+	SubCamera *sub;
+
+	if (!streams->sub_cameras || g_strcmp0(profile->name, "sub") != 0)
+		return NULL;
+	sub = g_hash_table_lookup(streams->sub_cameras, vlg_camera_get_info(camera)->id);
+	return sub ? sub->camera : NULL;
 }
 
 /* Takes one use of @profile from @camera's transcoder: its hub, or NULL past the budget. */
@@ -171,9 +186,11 @@ VlgHub *
 vlg_streams_acquire_hub(VlgStreams *streams, VlgCamera *camera, const VlgProfile *profile,
 			gboolean transcode_main, GError **error)
 {
-	if (profile->passthrough && !transcode_main) {
-		vlg_camera_hold(camera);
-		return vlg_camera_get_hub(camera);
+	VlgCamera *native = native_sub(streams, camera, profile);
+
+	if (native || (profile->passthrough && !transcode_main)) {
+		vlg_camera_hold(native ? native : camera);
+		return vlg_camera_get_hub(native ? native : camera);
 	}
 	return transcode_take(streams, camera, profile, error);
 }
@@ -182,8 +199,10 @@ void
 vlg_streams_release_hub(VlgStreams *streams, VlgCamera *camera, const VlgProfile *profile,
 			gboolean transcode_main)
 {
-	if (profile->passthrough && !transcode_main)
-		vlg_camera_release(camera);
+	VlgCamera *native = native_sub(streams, camera, profile);
+
+	if (native || (profile->passthrough && !transcode_main))
+		vlg_camera_release(native ? native : camera);
 	else
 		transcode_drop(streams, camera, profile);
 }
@@ -198,14 +217,23 @@ vlg_streams_acquire(VlgStreams *streams, VlgCamera *camera, const VlgProfile *pr
 		transcoded ? g_strdup_printf("%s/%s%s", vlg_camera_get_info(camera)->id,
 					     profile->name, profile->passthrough ? "+transcode" : "") :
 			     g_strdup_printf("%s/passthrough", vlg_camera_get_info(camera)->id);
-	Stream *stream = g_hash_table_lookup(streams->by_key, key);
+	VlgCamera *native = native_sub(streams, camera, profile);
+	Stream *stream;
 	VlgRtpSource *source;
 
+	if (native) {
+		/* The camera's own sub-stream, passed through: no transcode. */
+		transcoded = FALSE;
+		g_free(key);
+		key = g_strdup_printf("%s/native-sub", vlg_camera_get_info(camera)->id);
+	}
+	stream = g_hash_table_lookup(streams->by_key, key);
 	if (stream) {
 		stream->users++;
 		return stream->source;
 	}
-	source = transcoded ? open_transcode(streams, camera, profile, key, error) :
+	source = native	     ? vlg_rtp_source_new(native) :
+		 transcoded ? open_transcode(streams, camera, profile, key, error) :
 			      vlg_rtp_source_new(camera);
 	if (!source)
 		return NULL;

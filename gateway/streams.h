@@ -5,7 +5,8 @@
  * on an H.265 or B-frame camera, comes from the camera's transcoder (one decoder per camera, one
  * encoder per profile, see pipelines/transcoder.h). A transcode starts with its first viewer and
  * stops with its last; a new one is refused past the box's budget ([budget] transcodes), and the
- * caller picks the nearest profile that fits.
+ * caller picks the nearest profile that fits. `sub` of a camera with a catalogue sub-url is that
+ * native sub-stream, passed through.
  *
  * Threads: main loop only. Ownership: the registry owns the sources and transcoders; callers hold
  * a source between acquire and release.
@@ -20,7 +21,9 @@ G_BEGIN_DECLS
 
 typedef struct _VlgStreams VlgStreams;
 
-VlgStreams *vlg_streams_new(const VlgGatewayConfig *config);
+/* @sub_cameras: camera id -> SubCamera* (app.h), the cameras' native sub-streams, used for the
+ * `sub` profile before a transcode; borrowed. */
+VlgStreams *vlg_streams_new(const VlgGatewayConfig *config, GHashTable *sub_cameras);
 VlgStreams *vlg_streams_free(VlgStreams *streams);
 
 /* The shared source of @camera in @profile; with @transcode_main, `main` is the transcoder's

@@ -246,7 +246,9 @@ tile_state(Wall *wall, Tile *tile, char **reason)
 	*reason = NULL;
 	if (!tile->camera_id)
 		return "empty";
-	camera = vlg_app_find_camera(wall->app, tile->camera_id);
+	/* The camera that feeds the tile: its native sub-stream's when it shows that. */
+	camera = tile->source ? vlg_rtp_source_get_camera(tile->source) :
+				vlg_app_find_camera(wall->app, tile->camera_id);
 	state = vlg_camera_get_state(camera);
 	switch (state->kind) {
 	case VLG_INGEST_RETRYING:

@@ -21,11 +21,14 @@ CLIPS = {"cam-h265": "h265-main-720p", "cam-bf": "h264-high-bframes-720p",
 
 
 def main():
-    tap = harness.Tap(7)
+    tap = harness.Tap(8)
     camsim = harness.Camsim(CLIPS)
     workdir = tempfile.mkdtemp(prefix="vlg-transcode-")
     cameras = {cid: (camsim.url(cid), False) for cid in CLIPS}
-    gateway = harness.Gateway(workdir, harness.catalogue(cameras),
+    # A camera with a native sub-stream (the 360p clip as its sub-url).
+    native = ("[camera cam-native]\nname=native sub\norg=330203001001\nurl=%s\nsub-url=%s\n"
+              % (camsim.url("cam-main"), camsim.url("cam-cbp")))
+    gateway = harness.Gateway(workdir, harness.catalogue(cameras) + native,
                               "[ice]\naddresses=127.0.0.1\n[ingest]\nlinger=1\n"
                               "[budget]\ntranscodes=2\n")
     try:
@@ -37,6 +40,8 @@ def main():
                 shared_transcode, gateway)
         tap.run("past the budget a tile gets the nearest profile that fits and says why",
                 budget, gateway)
+        tap.run("sub of a camera with a sub-url is its native sub-stream, not a transcode",
+                native_sub, gateway)
         tap.run("fMP4: the MSE type, the init segment, then segments that decode", fmp4_decodes,
                 gateway, workdir)
         tap.run("a slow fMP4 reader is bounded and does not slow a fast one", slow_reader,
@@ -119,6 +124,15 @@ def budget(gateway):
     assert metric(gateway, "vlg_transcodes") <= 2
     ws.close()
     return "third tile: %s (%s)" % (third["profile"], third["reason"])
+
+
+def native_sub(gateway):
+    ws = wall(gateway, 4, [{"tile": 0, "camera": "cam-native"}])
+    tiles = wait_tiles(ws, lambda t: t[0]["state"] == "live")
+    assert tiles[0]["profile"] == "sub" and not tiles[0]["transcoded"], tiles[0]
+    assert metric(gateway, "vlg_transcodes") == 0
+    ws.close()
+    return "tile 0: %s" % json.dumps(tiles[0])
 
 
 def read_frame(sock):
@@ -233,7 +247,7 @@ def released(gateway):
     assert metric(gateway, "vlg_transcodes") == 0
     assert metric(gateway, "vlg_transcode_decoders") == 0
     assert metric(gateway, "vlg_streams") == 0
-    for cid in CLIPS:
+    for cid in list(CLIPS) + ["cam-native"]:
         gateway.wait_state(cid, "idle", 10)
 
 
