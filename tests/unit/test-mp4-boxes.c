@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipelines/h26x-params.h"
 #include "pipelines/mp4-boxes.h"
 
 static GBytes *
