@@ -1,24 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "pipelines/transcoder.h"
 
-#include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <string.h>
 
 #include "config/vlg-error.h"
 #include "pipelines/teardown.h"
+#include "pipelines/transcode-branch.h"
 
 GST_DEBUG_CATEGORY_STATIC(vlg_transcoder_debug);
 #define GST_CAT_DEFAULT vlg_transcoder_debug
 
 #define DEFAULT_SPEED_PRESET "superfast"
-#define GOP_SECONDS 2
-/* The key profile of an H.265 camera: all-intra at constant quality, at most this often. */
-#define KEY_MAX_FPS 1
-#define KEY_QUALITY 26
-/* Raw frames waiting for an encoder: past this the oldest is dropped (an encoder that falls
- * behind loses frames, not sync, and never stalls the decoder or the other profiles). */
-#define BRANCH_QUEUE_FRAMES 3
 /* Access units waiting for the decoder: past this we drop until the next keyframe. */
 #define INPUT_MAX_QUEUED 100
 /* The GOP kept to start a new decoder at once, bounded like the hub's keyframe cache. */
@@ -39,12 +32,6 @@ typedef enum {
 	CODEC_H264,
 	CODEC_H265,
 } Codec;
-
-typedef enum {
-	OUTPUT_SCALED, /* width, height, fps, bit rate */
-	OUTPUT_MAIN,   /* passthrough asked of a transcoder: the camera's own size and rate */
-	OUTPUT_KEY,    /* keyframes: forwarded (H.264) or encoded all-intra (H.265) */
-} OutputKind;
 
 typedef struct _Decoder Decoder;
 
@@ -68,26 +55,13 @@ typedef struct {
 	gboolean need_keyframe;  /* feed it nothing before the next keyframe */
 	GstClockTime fed_pts;    /* of the last access unit fed */
 	gboolean segment_sent;   /* the decoder's input has its segment (DECODER_TIME_OFFSET) */
-	GPtrArray *branches;     /* of Branch*, the running decoder's: silenced on reset */
+	GPtrArray *branches;     /* of VlgTranscodeBranch*, the running decoder's: silenced on
+				  * reset */
 	GPtrArray *forward_hubs; /* of VlgHub*, key profiles fed the camera's own keyframes */
 	GPtrArray *hubs;         /* of VlgHub*, every profile's: reset with the camera */
 	guint64 frames_in;
 	guint64 frames_dropped;
 } Core;
-
-/* One profile's encoder in the decoder pipeline. The appsink callback holds a reference. */
-typedef struct {
-	gint refcount;
-	GMutex lock;
-	gboolean live; /* guarded by lock: FALSE once silenced, nothing more reaches the hub */
-	GstCaps *caps; /* guarded by lock: what the hub was last told */
-	VlgHub *hub;
-	GMainContext *context;
-	/* Main loop only: */
-	Decoder *decoder; /* a reference */
-	GstElement *bin;  /* borrowed: in decoder's pipeline until branch_finish removes it */
-	GstPad *tee_pad;  /* borrowed: the tee's, until branch_finish releases it */
-} Branch;
 
 /* Main loop only, but for the reference count: a branch may drop the last one on the teardown
  * worker. */
@@ -109,15 +83,15 @@ struct _Decoder {
 
 typedef struct {
 	char *name;
-	OutputKind kind;
+	VlgTranscodeKind kind;
 	guint width;
 	guint height;
 	guint fps;
 	guint bitrate_kbps;
 	guint users;
 	VlgHub *hub;
-	Branch *branch;      /* in the running decoder, or NULL */
-	gboolean forwarding; /* a key profile fed the camera's own keyframes */
+	VlgTranscodeBranch *branch; /* in the running decoder, or NULL */
+	gboolean forwarding;        /* a key profile fed the camera's own keyframes */
 } Output;
 
 struct _VlgTranscoder {
@@ -171,50 +145,21 @@ core_unref(gpointer data)
 	g_free(core);
 }
 
-static Branch *
-branch_ref(Branch *branch)
+static gpointer
+decoder_ref(gpointer data)
 {
-	g_atomic_int_inc(&branch->refcount);
-	return branch;
-}
+	Decoder *decoder = data;
 
-static void decoder_unref(Decoder *decoder);
-
-static void
-branch_unref(gpointer data)
-{
-	Branch *branch = data;
-
-	if (!g_atomic_int_dec_and_test(&branch->refcount))
-		return;
-	gst_clear_caps(&branch->caps);
-	vlg_hub_unref(branch->hub);
-	g_main_context_unref(branch->context);
-	if (branch->decoder)
-		decoder_unref(branch->decoder);
-	g_mutex_clear(&branch->lock);
-	g_free(branch);
-}
-
-/* After this returns, the branch pushes nothing more into its hub. */
-static void
-branch_silence(Branch *branch)
-{
-	g_mutex_lock(&branch->lock);
-	branch->live = FALSE;
-	g_mutex_unlock(&branch->lock);
-}
-
-static Decoder *
-decoder_ref(Decoder *decoder)
-{
 	g_atomic_int_inc(&decoder->refcount);
 	return decoder;
 }
 
+/* Any thread: a branch may drop the last reference on the teardown worker. */
 static void
-decoder_unref(Decoder *decoder)
+decoder_unref(gpointer data)
 {
+	Decoder *decoder = data;
+
 	if (!g_atomic_int_dec_and_test(&decoder->refcount))
 		return;
 	g_assert(decoder->stopped);
@@ -270,7 +215,7 @@ core_drop_decoder_unlocked(Core *core)
 {
 	gst_clear_object(&core->appsrc);
 	for (guint i = 0; i < core->branches->len; i++)
-		branch_silence(core->branches->pdata[i]);
+		vlg_transcode_branch_silence(core->branches->pdata[i]);
 	g_ptr_array_set_size(core->branches, 0);
 	core->generation++;
 }
@@ -416,286 +361,68 @@ on_camera_reset(gpointer data)
 static const VlgHubConsumerFuncs camera_funcs = { on_camera_caps, on_camera_buffer,
 						  on_camera_reset };
 
-/* ---- encoder threads: a branch's appsink ---------------------------------------------------- */
-
-/* The encoded frame in the camera's time: its running time (see DECODER_TIME_OFFSET). */
-static GstBuffer *
-to_camera_time(GstBuffer *buffer, const GstSegment *segment)
-{
-	buffer = gst_buffer_copy(buffer);
-	if (segment && segment->format == GST_FORMAT_TIME) {
-		GST_BUFFER_PTS(buffer) = gst_segment_to_running_time(segment, GST_FORMAT_TIME,
-								     GST_BUFFER_PTS(buffer));
-		GST_BUFFER_DTS(buffer) = gst_segment_to_running_time(segment, GST_FORMAT_TIME,
-								     GST_BUFFER_DTS(buffer));
-	}
-	return buffer;
-}
-
-static GstFlowReturn
-on_encoded(GstAppSink *sink, gpointer data)
-{
-	Branch *branch = data;
-	g_autoptr(GstSample) sample = gst_app_sink_pull_sample(sink);
-	GstCaps *caps;
-	GstBuffer *buffer;
-
-	if (!sample)
-		return GST_FLOW_EOS;
-	caps = gst_sample_get_caps(sample);
-	buffer = gst_sample_get_buffer(sample);
-	g_mutex_lock(&branch->lock);
-	if (branch->live) {
-		if (caps && (!branch->caps || !gst_caps_is_equal(caps, branch->caps))) {
-			gst_caps_replace(&branch->caps, caps);
-			vlg_hub_set_caps(branch->hub, VLG_TRACK_VIDEO, caps);
-		}
-		if (buffer)
-			vlg_hub_push(branch->hub, VLG_TRACK_VIDEO,
-				     to_camera_time(buffer, gst_sample_get_segment(sample)));
-	}
-	g_mutex_unlock(&branch->lock);
-	return GST_FLOW_OK;
-}
-
-/* ---- main loop: building branches ---------------------------------------------------------- */
-
-/* A branch's elements in order, built into @bin; missing tells whether a factory was absent. */
-typedef struct {
-	GstElement *bin;
-	GPtrArray *elements;
-	gboolean missing;
-} Chain;
-
-static GstElement *
-chain_add(Chain *chain, const char *factory)
-{
-	GstElement *element = gst_element_factory_make(factory, NULL);
-
-	if (!element) {
-		chain->missing = TRUE;
-		return NULL;
-	}
-	gst_bin_add(GST_BIN(chain->bin), element);
-	g_ptr_array_add(chain->elements, element);
-	return element;
-}
-
-static void
-chain_add_capsfilter(Chain *chain, GstCaps *caps)
-{
-	GstElement *filter = chain_add(chain, "capsfilter");
-
-	if (filter)
-		g_object_set(filter, "caps", caps, NULL);
-	gst_caps_unref(caps);
-}
-
-static guint
-caps_fps(GstCaps *caps)
-{
-	gint n = 0, d = 1;
-
-	if (caps &&
-	    gst_structure_get_fraction(gst_caps_get_structure(caps, 0), "framerate", &n, &d) &&
-	    n > 0 && d > 0)
-		return (guint)MAX(1, (n + d / 2) / d);
-	return 25;
-}
-
-static void
-configure_encoder(VlgTranscoder *t, GstElement *enc, const Output *output, GstCaps *camera_caps)
-{
-	const VlgTranscoderSettings *s = &t->settings;
-
-	gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
-	gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", s->speed_preset);
-	g_object_set(enc, "bframes", 0, "b-adapt", FALSE, "threads", s->encoder_threads,
-		     "sliced-threads", s->sliced_threads, NULL);
-	switch (output->kind) {
-	case OUTPUT_SCALED:
-		g_object_set(enc, "bitrate", output->bitrate_kbps, "key-int-max",
-			     output->fps * GOP_SECONDS, NULL);
-		break;
-	case OUTPUT_MAIN:
-		g_object_set(enc, "bitrate", s->main_bitrate_kbps, "key-int-max",
-			     caps_fps(camera_caps) * GOP_SECONDS, NULL);
-		break;
-	case OUTPUT_KEY:
-		/* Constant quality: the frames come at the camera's GOP rate or 1/s, and a bit
-		 * rate spread over the caps' frame rate would starve them. The bit rate caps VBV.
-		 */
-		gst_util_set_object_arg(G_OBJECT(enc), "pass", "qual");
-		g_object_set(enc, "quantizer", KEY_QUALITY, "key-int-max", 1, "bitrate",
-			     s->main_bitrate_kbps, "vbv-buf-capacity", 1000 / KEY_MAX_FPS, NULL);
-		break;
-	}
-}
-
-/* The raw side of a branch: rate, queue, size and format before the encoder. */
-static void
-chain_add_raw(Chain *chain, const Output *output)
-{
-	GstElement *rate = NULL, *queue;
-	GstCaps *raw = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", NULL);
-
-	/* The rate first, on the decoder's thread: frames it drops are never queued nor scaled. */
-	if (output->kind != OUTPUT_MAIN)
-		rate = chain_add(chain, "videorate");
-	/* drop-only also with max-rate: alone, it duplicates a keyframe that comes every 2 s. */
-	if (rate)
-		g_object_set(rate, "drop-only", TRUE, NULL);
-	if (rate && output->kind == OUTPUT_KEY)
-		g_object_set(rate, "max-rate", KEY_MAX_FPS, NULL);
-	queue = chain_add(chain, "queue");
-	if (queue)
-		g_object_set(queue, "leaky", 2 /* downstream: drop the oldest */,
-			     "max-size-buffers", BRANCH_QUEUE_FRAMES, "max-size-bytes", 0,
-			     "max-size-time", (guint64)0, "silent", TRUE, NULL);
-	if (output->kind == OUTPUT_SCALED) {
-		chain_add(chain, "videoscale");
-		gst_caps_set_simple(raw, "width", G_TYPE_INT, output->width, "height", G_TYPE_INT,
-				    output->height, "framerate", GST_TYPE_FRACTION, output->fps, 1,
-				    "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
-	}
-	/* Passthrough unless the decoder gives other than 8-bit 4:2:0 (10-bit H.265). */
-	chain_add(chain, "videoconvert");
-	chain_add_capsfilter(chain, raw);
-}
+/* ---- main loop: a profile's encoder branch (transcode-branch.h) ---------------------------- */
 
 static gboolean
-chain_link(Chain *chain)
+decoder_is_stopped(gpointer data)
 {
-	g_autoptr(GstPad) first_sink = NULL;
+	Decoder *decoder = data;
 
-	for (guint i = 0; i + 1 < chain->elements->len; i++)
-		if (!gst_element_link(chain->elements->pdata[i], chain->elements->pdata[i + 1]))
-			return FALSE;
-	first_sink = gst_element_get_static_pad(chain->elements->pdata[0], "sink");
-	return gst_element_add_pad(chain->bin, gst_ghost_pad_new("sink", first_sink));
-}
-
-/* A bin (sink pad "sink") that encodes one profile into @branch's hub, or NULL. */
-static GstElement *
-build_branch_bin(VlgTranscoder *t, Branch *branch, const Output *output, GstCaps *camera_caps)
-{
-	g_autoptr(GPtrArray) elements = g_ptr_array_new();
-	Chain chain = { gst_object_ref_sink(gst_bin_new(output->name)), elements, FALSE };
-	GstAppSinkCallbacks callbacks = { .new_sample = on_encoded };
-	GstElement *enc, *parse, *sink;
-
-	chain_add_raw(&chain, output);
-	enc = chain_add(&chain, "x264enc");
-	if (enc)
-		configure_encoder(t, enc, output, camera_caps);
-	/* Constrained baseline: no CABAC, no 8x8 transform, no B-frames; every browser decodes it.
-	 */
-	chain_add_capsfilter(&chain,
-			     gst_caps_from_string("video/x-h264,profile=constrained-baseline"));
-	parse = chain_add(&chain, "h264parse");
-	if (parse)
-		g_object_set(parse, "config-interval", -1, NULL);
-	chain_add_capsfilter(&chain, gst_caps_from_string("video/x-h264,stream-format=byte-stream,"
-							  "alignment=au"));
-	sink = chain_add(&chain, "appsink");
-	if (sink) {
-		g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE,
-			     NULL);
-		gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, branch_ref(branch),
-					   branch_unref);
-	}
-	if (chain.missing || !chain_link(&chain)) {
-		gst_object_unref(chain.bin);
-		return NULL;
-	}
-	return chain.bin;
+	return decoder->stopped;
 }
 
 static void
 branch_add(VlgTranscoder *t, Output *output, GstCaps *camera_caps)
 {
 	Decoder *decoder = t->decoder;
-	Branch *branch = g_new0(Branch, 1);
-	g_autoptr(GstPad) tee_pad = NULL;
-	g_autoptr(GstPad) sink_pad = NULL;
+	const VlgTranscodeRecipe recipe = {
+		.name = output->name,
+		.kind = output->kind,
+		.width = output->width,
+		.height = output->height,
+		.fps = output->fps,
+		.bitrate_kbps = output->bitrate_kbps,
+	};
+	const VlgTranscodeHost host = {
+		.pipeline = decoder->pipeline,
+		.tee = decoder->tee,
+		.owner = decoder,
+		.owner_ref = decoder_ref,
+		.owner_unref = decoder_unref,
+		.owner_stopped = decoder_is_stopped,
+	};
+	VlgTranscodeBranch *branch;
+	gboolean linked;
 
-	branch->refcount = 1;
-	g_mutex_init(&branch->lock);
-	branch->live = TRUE;
-	branch->hub = vlg_hub_ref(output->hub);
-	branch->context = g_main_context_ref(t->core->context);
-	branch->decoder = decoder_ref(decoder);
-	branch->bin = build_branch_bin(t, branch, output, camera_caps);
-	if (!branch->bin) {
+	branch = vlg_transcode_branch_new(&recipe, &t->settings, camera_caps, output->hub,
+					  t->core->context, &host, &linked);
+	if (!branch) {
 		GST_WARNING("%s/%s: the encoder branch could not be built", t->core->camera_id,
 			    output->name);
-		branch_unref(branch);
 		decoder->failed = TRUE;
 		return;
 	}
-	/* The pipeline holds the bin from here on; ours becomes a borrowed pointer. */
-	gst_bin_add(GST_BIN(decoder->pipeline), branch->bin);
-	gst_object_unref(branch->bin);
-	/* Playing before linking: a frame must never reach an element still in NULL. */
-	gst_element_sync_state_with_parent(branch->bin);
-	tee_pad = gst_element_request_pad_simple(decoder->tee, "src_%u");
-	sink_pad = gst_element_get_static_pad(branch->bin, "sink");
-	branch->tee_pad = tee_pad;
-	if (gst_pad_link(tee_pad, sink_pad) != GST_PAD_LINK_OK)
+	if (!linked)
 		decoder->failed = TRUE;
 	g_mutex_lock(&t->core->lock);
-	g_ptr_array_add(t->core->branches, branch_ref(branch));
+	g_ptr_array_add(t->core->branches, vlg_transcode_branch_ref(branch));
 	g_mutex_unlock(&t->core->lock);
 	output->branch = branch;
 	g_atomic_int_inc(&running_encoders);
 	GST_DEBUG("%s/%s: encoder branch added", t->core->camera_id, output->name);
 }
 
-/* Main loop, after the IDLE probe unlinked the branch: take it out of the pipeline. */
-static gboolean
-branch_finish(gpointer data)
-{
-	Branch *branch = data;
-	Decoder *decoder = branch->decoder;
-
-	/* A stopped decoder took the branch with it to the teardown worker. */
-	if (decoder->stopped)
-		return G_SOURCE_REMOVE;
-	gst_element_release_request_pad(decoder->tee, branch->tee_pad);
-	gst_element_set_state(branch->bin, GST_STATE_NULL);
-	gst_bin_remove(GST_BIN(decoder->pipeline), branch->bin);
-	return G_SOURCE_REMOVE;
-}
-
-static GstPadProbeReturn
-branch_unlink(GstPad *tee_pad, GstPadProbeInfo *info, gpointer data)
-{
-	Branch *branch = data;
-	g_autoptr(GstPad) peer = gst_pad_get_peer(tee_pad);
-	GSource *source = g_idle_source_new();
-
-	if (peer)
-		gst_pad_unlink(tee_pad, peer);
-	g_source_set_priority(source, G_PRIORITY_DEFAULT);
-	g_source_set_callback(source, branch_finish, branch_ref(branch), branch_unref);
-	g_source_attach(source, branch->context);
-	g_source_unref(source);
-	return GST_PAD_PROBE_REMOVE;
-}
-
 static void
 branch_remove(VlgTranscoder *t, Output *output)
 {
-	Branch *branch = g_steal_pointer(&output->branch);
+	VlgTranscodeBranch *branch = g_steal_pointer(&output->branch);
 
-	branch_silence(branch);
+	vlg_transcode_branch_silence(branch);
 	g_mutex_lock(&t->core->lock);
 	g_ptr_array_remove(t->core->branches, branch);
 	g_mutex_unlock(&t->core->lock);
 	g_atomic_int_add(&running_encoders, -1);
-	/* Unlinked when no buffer is in flight on the tee's pad; the probe takes our reference. */
-	gst_pad_add_probe(branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, branch_unlink, branch,
-			  branch_unref);
+	vlg_transcode_branch_detach(branch);
 	GST_DEBUG("%s/%s: encoder branch removed", t->core->camera_id, output->name);
 }
 
@@ -790,11 +517,11 @@ decoder_stop(VlgTranscoder *t)
 
 		if (!output->branch)
 			continue;
-		branch_silence(output->branch);
+		vlg_transcode_branch_silence(output->branch);
 		g_mutex_lock(&t->core->lock);
 		g_ptr_array_remove(t->core->branches, output->branch);
 		g_mutex_unlock(&t->core->lock);
-		g_clear_pointer(&output->branch, branch_unref);
+		g_clear_pointer(&output->branch, vlg_transcode_branch_unref);
 		g_atomic_int_add(&running_encoders, -1);
 	}
 	gst_bus_remove_watch(bus);
@@ -845,7 +572,7 @@ decoder_feed(VlgTranscoder *t, gboolean keyframes_only)
 static gboolean
 output_needs_encoder(const Output *output, Codec codec)
 {
-	return codec != CODEC_NONE && (output->kind != OUTPUT_KEY || codec == CODEC_H265);
+	return codec != CODEC_NONE && (output->kind != VLG_TRANSCODE_KEY || codec == CODEC_H265);
 }
 
 /* Key profiles of an H.264 camera get its keyframes as they are; a newcomer gets the last one. */
@@ -861,7 +588,7 @@ update_forwarding(VlgTranscoder *t)
 	g_ptr_array_set_size(core->forward_hubs, 0);
 	for (guint i = 0; i < t->outputs->len; i++) {
 		Output *output = t->outputs->pdata[i];
-		gboolean forward = output->kind == OUTPUT_KEY && codec == CODEC_H264;
+		gboolean forward = output->kind == VLG_TRANSCODE_KEY && codec == CODEC_H264;
 
 		if (forward) {
 			g_ptr_array_add(core->forward_hubs, vlg_hub_ref(output->hub));
@@ -916,7 +643,7 @@ reconcile(VlgTranscoder *t)
 
 		if (output_needs_encoder(output, codec)) {
 			want_decoder = TRUE;
-			keyframes_only &= output->kind == OUTPUT_KEY;
+			keyframes_only &= output->kind == VLG_TRANSCODE_KEY;
 		}
 	}
 	update_forwarding(t);
@@ -1009,7 +736,8 @@ vlg_transcoder_new(VlgCamera *camera, const VlgTranscoderSettings *settings)
 	core->camera_id = g_strdup(vlg_camera_get_info(camera)->id);
 	g_mutex_init(&core->lock);
 	core->gop = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
-	core->branches = g_ptr_array_new_with_free_func(branch_unref);
+	core->branches =
+		g_ptr_array_new_with_free_func((GDestroyNotify)vlg_transcode_branch_unref);
 	core->forward_hubs = g_ptr_array_new_with_free_func((GDestroyNotify)vlg_hub_unref);
 	core->hubs = g_ptr_array_new_with_free_func((GDestroyNotify)vlg_hub_unref);
 	t->core = core;
@@ -1057,11 +785,11 @@ output_new(VlgTranscoder *t, const VlgProfile *profile, GError **error)
 {
 	g_autofree char *hub_name = NULL;
 	Output *output;
-	OutputKind kind = profile->passthrough      ? OUTPUT_MAIN
-			  : profile->keyframes_only ? OUTPUT_KEY
-						    : OUTPUT_SCALED;
+	VlgTranscodeKind kind = profile->passthrough      ? VLG_TRANSCODE_MAIN
+			  : profile->keyframes_only ? VLG_TRANSCODE_KEY
+						    : VLG_TRANSCODE_SCALED;
 
-	if (kind == OUTPUT_SCALED &&
+	if (kind == VLG_TRANSCODE_SCALED &&
 	    (profile->width < 16 || profile->height < 16 || profile->fps == 0 ||
 	     profile->bitrate_kbps == 0 || profile->width % 2 || profile->height % 2)) {
 		g_set_error(
