@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Benchmark, not a test: time to the first decoded frame in headless Chromium, p50/p95 over N
 // trials, for a camera already pulled (warm: another viewer holds it) and for a cold one (the
-// gateway runs with linger=1 and each trial waits for the camera to go idle), via a WHEP page
-// and via the wall (set-tile on a connected 1-tile wall). Prints figures; asserts nothing.
+// gateway runs with linger=1 and each trial waits for the camera to go idle), via a WHEP page,
+// via the wall (set-tile on a connected 1-tile wall) and via fMP4 over a WebSocket into Media
+// Source Extensions (mse.html). Prints figures; asserts nothing.
 //
 //   tests/integration/in-netns.sh node --experimental-websocket tests/e2e/bench_first_frame.mjs [--trials N]
 //
 // Environment as the e2e test: VLG_GATEWAY, VLG_CAMSIM, VLG_MEDIA_DIR (defaults under build/).
 // The first frame is the first requestVideoFrameCallback of the <video> that follows a rise in
-// framesDecoded; the clock starts when the page starts the request (WHEP: before createOffer;
-// wall: the click on the camera in the tree). Both carry a city token minted with
-// `linkage-gateway token` for the bench's gateway.
+// framesDecoded (fMP4: the first requestVideoFrameCallback, which follows a decoded frame); the
+// clock starts when the page starts the request (WHEP: before createOffer; wall: the click on the
+// camera in the tree; fMP4: new WebSocket, the token being its first message). All carry a city
+// token minted with `linkage-gateway token` for the bench's gateway.
 
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +76,23 @@ async function whepTrial(page, gateway) {
 	return result;
 }
 
+/* mse.html: a fresh <video> and WebSocket per trial; firstFrameMs counts from new WebSocket. */
+async function fmp4Trial(page, gateway) {
+	const url = JSON.stringify(`ws://127.0.0.1:${gateway.port}/ws/fmp4/${CAMERA}`);
+	const token = JSON.stringify(await gateway.token());
+	const result = await page.eval(`(async () => {
+		msePlay(${url}, ${token});
+		const over = (s) => s.firstFrameMs !== null || s.closed || s.errors.length;
+		for (let i = 0; i < 750 && !over(mseStats()); i++)
+			await new Promise((r) => setTimeout(r, 20));
+		const s = mseStats();
+		return { ms: s.firstFrameMs, open: s.openMs, init: s.initMs, segment: s.segmentMs,
+			errors: s.errors.length ? s.errors : undefined, closed: s.closed || undefined };
+	})()`, 30000);
+	await page.eval('mseStop()');
+	return result;
+}
+
 async function wallTrial(page) {
 	return page.eval(`(async () => {
 		${FIRST_FRAME}
@@ -127,6 +146,7 @@ async function main() {
 		browser = await Browser.launch();
 		const whep = await browser.newPage(`${files.origin}/whep.html`);
 		const holder = await browser.newPage(`${files.origin}/whep.html`);
+		const mse = await browser.newPage(`${files.origin}/mse.html`);
 		const wall = await browser.newPage(await gateway.wallUrl());
 		const idle = () => gateway.waitState(CAMERA, 'idle', 20000);
 
@@ -144,6 +164,8 @@ async function main() {
 			await clearWallTile(wall);
 			await idle();
 		}, () => wallTrial(wall)));
+		await clearWallTile(wall); /* the wall's last trial holds the camera */
+		results.push(await series('fMP4 cold', mse, TRIALS, idle, () => fmp4Trial(mse, gateway)));
 
 		/* Warm: a second viewer holds the camera for the whole series. */
 		await holder.eval(`whepPlay(${JSON.stringify(`${gateway.origin}/whep/${CAMERA}`)}, ${JSON.stringify(await gateway.token())})`);
@@ -154,6 +176,8 @@ async function main() {
 			await clearWallTile(wall);
 			await sleep(300);
 		}, () => wallTrial(wall)));
+		/* Each trial opens the camera's fMP4 muxer afresh: it starts on the hub's cached GOP. */
+		results.push(await series('fMP4 warm', mse, TRIALS, () => sleep(300), () => fmp4Trial(mse, gateway)));
 		await holder.eval(`whepStop(${JSON.stringify(gateway.origin)})`);
 	} finally {
 		await browser?.close();
@@ -172,6 +196,12 @@ async function main() {
 		const answer = summary(r.parts.map((p) => p.answer));
 		console.log(`${r.name}: p50 offer ready (ICE gathered) ${fmt(post.p50).trim()} ms, ` +
 			`201 answer ${fmt(answer.p50).trim()} ms`);
+	}
+	for (const r of results.filter((x) => x.name.startsWith('fMP4'))) {
+		const [open, init, segment] = ['open', 'init', 'segment']
+			.map((key) => summary(r.parts.map((p) => p[key])));
+		console.log(`${r.name}: p50 socket open ${fmt(open.p50).trim()} ms, ` +
+			`init segment ${fmt(init.p50).trim()} ms, first media segment ${fmt(segment.p50).trim()} ms`);
 	}
 	return 0;
 }

@@ -180,6 +180,12 @@ export class Page {
 		throw new Error(`${what || expression}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 	}
 
+	/* Runs `source` in every document this page loads from now on, before the page's own
+	   scripts (a test's hooks: the page under test stays as it is served). */
+	async addInitScript(source) {
+		await this.send('Page.addScriptToEvaluateOnNewDocument', { source });
+	}
+
 	/* Makes this page the visible one (video frames are presented only there). */
 	async front() {
 		await this.send('Page.bringToFront');

@@ -231,6 +231,20 @@ export class Gateway {
 		return body;
 	}
 
+	/* The gauges and counters of /metrics without labels: {name: value}. */
+	async metrics() {
+		const { status, body } = await this.get('/metrics', null);
+		if (status !== 200)
+			throw new Error(`GET /metrics: ${status}`);
+		const values = {};
+		for (const line of String(body).split('\n')) {
+			const match = line.match(/^(\w+) (\S+)$/);
+			if (match)
+				values[match[1]] = Number(match[2]);
+		}
+		return values;
+	}
+
 	/* Milliseconds until the camera is in one of `states`; throws on timeout. */
 	async waitState(id, states, timeoutMs) {
 		states = [].concat(states);
