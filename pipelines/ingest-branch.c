@@ -21,6 +21,7 @@ typedef struct {
 	Branches *branches;
 	VlgTrack track;
 	GstCaps *caps;
+	GstClockTime last_pts; /* of the track's last stamped buffer */
 } SinkContext;
 
 typedef struct {
@@ -124,6 +125,26 @@ filter_h264_rtp(GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 	return GST_PAD_PROBE_OK;
 }
 
+/* A new reference to @buffer, with a timestamp. After a connect, rtph264depay sends the
+ * parameter sets as an access unit of their own and h264parse leaves the keyframe that follows,
+ * which has the same RTP timestamp, without one: consumers that need time (the fMP4 muxer, the
+ * transcoder) would drop that keyframe and wait a whole GOP. It gets the time it shares. */
+static GstBuffer *
+stamped(SinkContext *context, GstBuffer *buffer)
+{
+	GstBuffer *copy;
+
+	if (GST_BUFFER_PTS_IS_VALID(buffer)) {
+		context->last_pts = GST_BUFFER_PTS(buffer);
+		return gst_buffer_ref(buffer);
+	}
+	if (GST_BUFFER_DTS_IS_VALID(buffer) || !GST_CLOCK_TIME_IS_VALID(context->last_pts))
+		return gst_buffer_ref(buffer);
+	copy = gst_buffer_copy(buffer); /* metadata only: the memory is shared */
+	GST_BUFFER_PTS(copy) = context->last_pts;
+	return copy;
+}
+
 static GstFlowReturn
 on_new_sample(GstAppSink *sink, gpointer data)
 {
@@ -141,7 +162,7 @@ on_new_sample(GstAppSink *sink, gpointer data)
 		vlg_hub_set_caps(context->branches->hub, context->track, caps);
 	}
 	if (buffer) {
-		vlg_hub_push(context->branches->hub, context->track, gst_buffer_ref(buffer));
+		vlg_hub_push(context->branches->hub, context->track, stamped(context, buffer));
 		context->branches->saw_data(context->branches->data);
 	}
 	return GST_FLOW_OK;
@@ -165,6 +186,7 @@ make_appsink(Branches *branches, VlgTrack track)
 
 	context->branches = branches_ref(branches);
 	context->track = track;
+	context->last_pts = GST_CLOCK_TIME_NONE;
 	g_object_set(sink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, NULL);
 	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, context, sink_context_free);
 	return sink;
