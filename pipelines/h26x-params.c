@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "pipelines/byte-writer.h"
+
 /* An SPS is a few dozen bytes; anything past this is not one we want to parse. */
 #define MAX_SPS_SIZE 4096
 
@@ -435,42 +437,6 @@ vlg_h265_parse_sps(const guint8 *nal, gsize size, VlgSpsInfo *info)
 	return ok;
 }
 
-/* ---- Byte writing ---------------------------------------------------------------------------- */
-
-static void
-put8(GByteArray *out, guint value)
-{
-	guint8 byte = (guint8)value;
-
-	g_byte_array_append(out, &byte, 1);
-}
-
-static void
-put16(GByteArray *out, guint value)
-{
-	guint8 bytes[2] = { (guint8)(value >> 8), (guint8)value };
-
-	g_byte_array_append(out, bytes, 2);
-}
-
-static void
-put32(GByteArray *out, guint32 value)
-{
-	guint8 bytes[4] = { (guint8)(value >> 24), (guint8)(value >> 16), (guint8)(value >> 8),
-			    (guint8)value };
-
-	g_byte_array_append(out, bytes, 4);
-}
-
-static void
-put_bytes(GByteArray *out, GBytes *bytes)
-{
-	gsize size;
-	const guint8 *data = g_bytes_get_data(bytes, &size);
-
-	g_byte_array_append(out, data, (guint)size);
-}
-
 /* ---- Decoder configuration records ----------------------------------------------------------- */
 
 static gboolean
@@ -481,8 +447,8 @@ put_nal_array(GByteArray *out, GPtrArray *nals)
 
 		if (size > G_MAXUINT16)
 			return FALSE;
-		put16(out, (guint)size);
-		put_bytes(out, nals->pdata[i]);
+		vlg_put16(out, (guint)size);
+		vlg_put_bytes(out, nals->pdata[i]);
 	}
 	return TRUE;
 }
@@ -512,21 +478,21 @@ vlg_h264_make_avcc(GPtrArray *sps, GPtrArray *pps)
 	if (!vlg_h264_parse_sps(first, size, &info))
 		return NULL;
 	out = g_byte_array_new();
-	put8(out, 1);
-	put8(out, first[1]); /* profile, constraint flags, level: as in the SPS */
-	put8(out, first[2]);
-	put8(out, first[3]);
-	put8(out, 0xfc | 3); /* four-byte NAL unit lengths */
-	put8(out, 0xe0 | sps->len);
+	vlg_put8(out, 1);
+	vlg_put8(out, first[1]); /* profile, constraint flags, level: as in the SPS */
+	vlg_put8(out, first[2]);
+	vlg_put8(out, first[3]);
+	vlg_put8(out, 0xfc | 3); /* four-byte NAL unit lengths */
+	vlg_put8(out, 0xe0 | sps->len);
 	ok = put_nal_array(out, sps);
-	put8(out, pps->len);
+	vlg_put8(out, pps->len);
 	ok = ok && put_nal_array(out, pps);
 	if (info.profile_idc == 100 || info.profile_idc == 110 || info.profile_idc == 122 ||
 	    info.profile_idc == 144) {
-		put8(out, 0xfc | info.chroma_format_idc);
-		put8(out, 0xf8 | (info.bit_depth_luma - 8));
-		put8(out, 0xf8 | (info.bit_depth_chroma - 8));
-		put8(out, 0); /* numOfSequenceParameterSetExt */
+		vlg_put8(out, 0xfc | info.chroma_format_idc);
+		vlg_put8(out, 0xf8 | (info.bit_depth_luma - 8));
+		vlg_put8(out, 0xf8 | (info.bit_depth_chroma - 8));
+		vlg_put8(out, 0); /* numOfSequenceParameterSetExt */
 	}
 	return finish_record(out, ok);
 }
@@ -549,22 +515,22 @@ vlg_h265_make_hvcc(GPtrArray *vps, GPtrArray *sps, GPtrArray *pps)
 	if (!vlg_h265_parse_sps(first, size, &info))
 		return NULL;
 	out = g_byte_array_new();
-	put8(out, 1);
-	put8(out, (info.profile_space << 6) | (info.tier << 5) | info.profile_idc);
-	put32(out, info.compatibility_flags);
+	vlg_put8(out, 1);
+	vlg_put8(out, (info.profile_space << 6) | (info.tier << 5) | info.profile_idc);
+	vlg_put32(out, info.compatibility_flags);
 	g_byte_array_append(out, info.constraint_bytes, 6);
-	put8(out, info.level_idc);
-	put16(out, 0xf000); /* min_spatial_segmentation_idc: unknown */
-	put8(out, 0xfc);    /* parallelismType: unknown */
-	put8(out, 0xfc | info.chroma_format_idc);
-	put8(out, 0xf8 | (info.bit_depth_luma - 8));
-	put8(out, 0xf8 | (info.bit_depth_chroma - 8));
-	put16(out, 0); /* avgFrameRate: unspecified */
-	put8(out, (info.max_sub_layers << 3) | (info.temporal_id_nesting << 2) | 3);
-	put8(out, G_N_ELEMENTS(arrays));
+	vlg_put8(out, info.level_idc);
+	vlg_put16(out, 0xf000); /* min_spatial_segmentation_idc: unknown */
+	vlg_put8(out, 0xfc);    /* parallelismType: unknown */
+	vlg_put8(out, 0xfc | info.chroma_format_idc);
+	vlg_put8(out, 0xf8 | (info.bit_depth_luma - 8));
+	vlg_put8(out, 0xf8 | (info.bit_depth_chroma - 8));
+	vlg_put16(out, 0); /* avgFrameRate: unspecified */
+	vlg_put8(out, (info.max_sub_layers << 3) | (info.temporal_id_nesting << 2) | 3);
+	vlg_put8(out, G_N_ELEMENTS(arrays));
 	for (guint i = 0; i < G_N_ELEMENTS(arrays) && ok; i++) {
-		put8(out, 0x80 | types[i]); /* array_completeness */
-		put16(out, arrays[i]->len);
+		vlg_put8(out, 0x80 | types[i]); /* array_completeness */
+		vlg_put16(out, arrays[i]->len);
 		ok = put_nal_array(out, arrays[i]);
 	}
 	return finish_record(out, ok);

@@ -3,41 +3,11 @@
 
 #include <string.h>
 
+#include "pipelines/byte-writer.h"
+
 #define MAX_AAC_CONFIG 64
 
 /* ---- Byte writing ---------------------------------------------------------------------------- */
-
-static void
-put8(GByteArray *out, guint value)
-{
-	guint8 byte = (guint8)value;
-
-	g_byte_array_append(out, &byte, 1);
-}
-
-static void
-put16(GByteArray *out, guint value)
-{
-	guint8 bytes[2] = { (guint8)(value >> 8), (guint8)value };
-
-	g_byte_array_append(out, bytes, 2);
-}
-
-static void
-put32(GByteArray *out, guint32 value)
-{
-	guint8 bytes[4] = { (guint8)(value >> 24), (guint8)(value >> 16), (guint8)(value >> 8),
-			    (guint8)value };
-
-	g_byte_array_append(out, bytes, 4);
-}
-
-static void
-put64(GByteArray *out, guint64 value)
-{
-	put32(out, (guint32)(value >> 32));
-	put32(out, (guint32)value);
-}
 
 static void
 put_zeros(GByteArray *out, guint count)
@@ -45,15 +15,6 @@ put_zeros(GByteArray *out, guint count)
 	static const guint8 zeros[64];
 
 	g_byte_array_append(out, zeros, MIN(count, sizeof(zeros)));
-}
-
-static void
-put_bytes(GByteArray *out, GBytes *bytes)
-{
-	gsize size;
-	const guint8 *data = g_bytes_get_data(bytes, &size);
-
-	g_byte_array_append(out, data, (guint)size);
 }
 
 static void
@@ -78,7 +39,7 @@ box_begin(GByteArray *out, const char *type)
 {
 	gsize start = out->len;
 
-	put32(out, 0);
+	vlg_put32(out, 0);
 	g_byte_array_append(out, (const guint8 *)type, 4);
 	return start;
 }
@@ -88,7 +49,7 @@ full_box_begin(GByteArray *out, const char *type, guint version, guint32 flags)
 {
 	gsize start = box_begin(out, type);
 
-	put32(out, (version << 24) | (flags & 0xffffff));
+	vlg_put32(out, (version << 24) | (flags & 0xffffff));
 	return start;
 }
 
@@ -121,7 +82,7 @@ put_matrix(GByteArray *out)
 	static const guint32 unity[9] = { 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000 };
 
 	for (guint i = 0; i < 9; i++)
-		put32(out, unity[i]);
+		vlg_put32(out, unity[i]);
 }
 
 static void
@@ -130,7 +91,7 @@ put_ftyp(GByteArray *out)
 	gsize box = box_begin(out, "ftyp");
 
 	g_byte_array_append(out, (const guint8 *)"isom", 4);
-	put32(out, 0x200);
+	vlg_put32(out, 0x200);
 	g_byte_array_append(out, (const guint8 *)"isomiso5iso6mp41", 16);
 	box_end(out, box);
 }
@@ -140,16 +101,16 @@ put_mvhd(GByteArray *out, guint32 next_track_id)
 {
 	gsize box = full_box_begin(out, "mvhd", 0, 0);
 
-	put32(out, 0);    /* creation_time */
-	put32(out, 0);    /* modification_time */
-	put32(out, 1000); /* timescale */
-	put32(out, 0);    /* duration: unknown (fragmented) */
-	put32(out, 0x10000);
-	put16(out, 0x100);
+	vlg_put32(out, 0);    /* creation_time */
+	vlg_put32(out, 0);    /* modification_time */
+	vlg_put32(out, 1000); /* timescale */
+	vlg_put32(out, 0);    /* duration: unknown (fragmented) */
+	vlg_put32(out, 0x10000);
+	vlg_put16(out, 0x100);
 	put_zeros(out, 10);
 	put_matrix(out);
 	put_zeros(out, 24);
-	put32(out, next_track_id);
+	vlg_put32(out, next_track_id);
 	box_end(out, box);
 }
 
@@ -159,19 +120,19 @@ put_tkhd(GByteArray *out, const VlgMp4Track *track)
 	gboolean audio = track->codec == VLG_MP4_CODEC_AAC;
 	gsize box = full_box_begin(out, "tkhd", 0, 3); /* enabled, in movie */
 
-	put32(out, 0);
-	put32(out, 0);
-	put32(out, track->track_id);
-	put32(out, 0);
-	put32(out, 0); /* duration */
+	vlg_put32(out, 0);
+	vlg_put32(out, 0);
+	vlg_put32(out, track->track_id);
+	vlg_put32(out, 0);
+	vlg_put32(out, 0); /* duration */
 	put_zeros(out, 8);
-	put16(out, 0); /* layer */
-	put16(out, 0); /* alternate_group */
-	put16(out, audio ? 0x100 : 0);
-	put16(out, 0);
+	vlg_put16(out, 0); /* layer */
+	vlg_put16(out, 0); /* alternate_group */
+	vlg_put16(out, audio ? 0x100 : 0);
+	vlg_put16(out, 0);
 	put_matrix(out);
-	put32(out, audio ? 0 : track->width << 16);
-	put32(out, audio ? 0 : track->height << 16);
+	vlg_put32(out, audio ? 0 : track->width << 16);
+	vlg_put32(out, audio ? 0 : track->height << 16);
 	box_end(out, box);
 }
 
@@ -179,8 +140,8 @@ static void
 put_descriptor_header(GByteArray *out, guint tag, gsize size)
 {
 	/* Every descriptor here is far below 128 bytes: one size byte. */
-	put8(out, tag);
-	put8(out, (guint)size);
+	vlg_put8(out, tag);
+	vlg_put8(out, (guint)size);
 }
 
 static void
@@ -191,18 +152,18 @@ put_esds(GByteArray *out, const VlgMp4Track *track)
 	gsize box = full_box_begin(out, "esds", 0, 0);
 
 	put_descriptor_header(out, 0x03, 3 + 2 + decoder_config + 3); /* ES_Descriptor */
-	put16(out, track->track_id);
-	put8(out, 0);
+	vlg_put16(out, track->track_id);
+	vlg_put8(out, 0);
 	put_descriptor_header(out, 0x04, decoder_config); /* DecoderConfigDescriptor */
-	put8(out, 0x40);                                  /* Audio ISO/IEC 14496-3 */
-	put8(out, (0x05 << 2) | 1);                       /* audio stream */
+	vlg_put8(out, 0x40);                                  /* Audio ISO/IEC 14496-3 */
+	vlg_put8(out, (0x05 << 2) | 1);                       /* audio stream */
 	put_zeros(out, 3);                                /* bufferSizeDB */
-	put32(out, 0);                                    /* maxBitrate */
-	put32(out, 0);                                    /* avgBitrate */
+	vlg_put32(out, 0);                                    /* maxBitrate */
+	vlg_put32(out, 0);                                    /* avgBitrate */
 	put_descriptor_header(out, 0x05, config_size);    /* DecoderSpecificInfo */
 	g_byte_array_append(out, g_bytes_get_data(track->config, NULL), (guint)config_size);
 	put_descriptor_header(out, 0x06, 1); /* SLConfigDescriptor */
-	put8(out, 2);
+	vlg_put8(out, 2);
 	box_end(out, box);
 }
 
@@ -214,27 +175,27 @@ put_sample_entry(GByteArray *out, const VlgMp4Track *track)
 	gsize entry = box_begin(out, entries[track->codec]), record;
 
 	put_zeros(out, 6);
-	put16(out, 1); /* data_reference_index */
+	vlg_put16(out, 1); /* data_reference_index */
 	if (track->codec == VLG_MP4_CODEC_AAC) {
 		put_zeros(out, 8);
-		put16(out, track->channels);
-		put16(out, 16); /* samplesize */
-		put32(out, 0);
-		put32(out, track->rate <= G_MAXUINT16 ? track->rate << 16 : 0);
+		vlg_put16(out, track->channels);
+		vlg_put16(out, 16); /* samplesize */
+		vlg_put32(out, 0);
+		vlg_put32(out, track->rate <= G_MAXUINT16 ? track->rate << 16 : 0);
 		put_esds(out, track);
 	} else {
 		put_zeros(out, 16);
-		put16(out, track->width);
-		put16(out, track->height);
-		put32(out, 0x480000); /* 72 dpi */
-		put32(out, 0x480000);
-		put32(out, 0);
-		put16(out, 1); /* frame_count */
+		vlg_put16(out, track->width);
+		vlg_put16(out, track->height);
+		vlg_put32(out, 0x480000); /* 72 dpi */
+		vlg_put32(out, 0x480000);
+		vlg_put32(out, 0);
+		vlg_put16(out, 1); /* frame_count */
 		put_zeros(out, 32);
-		put16(out, 0x18);
-		put16(out, 0xffff);
+		vlg_put16(out, 0x18);
+		vlg_put16(out, 0xffff);
 		record = box_begin(out, records[track->codec]);
-		put_bytes(out, track->config);
+		vlg_put_bytes(out, track->config);
 		box_end(out, record);
 	}
 	box_end(out, entry);
@@ -248,12 +209,12 @@ put_empty_tables(GByteArray *out)
 
 	for (guint i = 0; i < G_N_ELEMENTS(tables); i++) {
 		box = full_box_begin(out, tables[i], 0, 0);
-		put32(out, 0);
+		vlg_put32(out, 0);
 		box_end(out, box);
 	}
 	box = full_box_begin(out, "stsz", 0, 0);
-	put32(out, 0);
-	put32(out, 0);
+	vlg_put32(out, 0);
+	vlg_put32(out, 0);
 	box_end(out, box);
 }
 
@@ -264,7 +225,7 @@ put_minf(GByteArray *out, const VlgMp4Track *track)
 
 	if (track->codec == VLG_MP4_CODEC_AAC) {
 		box = full_box_begin(out, "smhd", 0, 0);
-		put32(out, 0);
+		vlg_put32(out, 0);
 	} else {
 		box = full_box_begin(out, "vmhd", 0, 1);
 		put_zeros(out, 8);
@@ -272,14 +233,14 @@ put_minf(GByteArray *out, const VlgMp4Track *track)
 	box_end(out, box);
 	box = box_begin(out, "dinf");
 	dref = full_box_begin(out, "dref", 0, 0);
-	put32(out, 1);
+	vlg_put32(out, 1);
 	url = full_box_begin(out, "url ", 0, 1); /* media in this file */
 	box_end(out, url);
 	box_end(out, dref);
 	box_end(out, box);
 	stbl = box_begin(out, "stbl");
 	stsd = full_box_begin(out, "stsd", 0, 0);
-	put32(out, 1);
+	vlg_put32(out, 1);
 	put_sample_entry(out, track);
 	box_end(out, stsd);
 	put_empty_tables(out);
@@ -296,15 +257,15 @@ put_trak(GByteArray *out, const VlgMp4Track *track)
 	put_tkhd(out, track);
 	mdia = box_begin(out, "mdia");
 	box = full_box_begin(out, "mdhd", 0, 0);
-	put32(out, 0);
-	put32(out, 0);
-	put32(out, track->timescale);
-	put32(out, 0);
-	put16(out, 0x55c4); /* "und" */
-	put16(out, 0);
+	vlg_put32(out, 0);
+	vlg_put32(out, 0);
+	vlg_put32(out, track->timescale);
+	vlg_put32(out, 0);
+	vlg_put16(out, 0x55c4); /* "und" */
+	vlg_put16(out, 0);
 	box_end(out, box);
 	box = full_box_begin(out, "hdlr", 0, 0);
-	put32(out, 0);
+	vlg_put32(out, 0);
 	g_byte_array_append(out, (const guint8 *)(audio ? "soun" : "vide"), 4);
 	put_zeros(out, 12);
 	g_byte_array_append(out, (const guint8 *)(audio ? "SoundHandler" : "VideoHandler"), 13);
@@ -331,11 +292,11 @@ vlg_mp4_make_init_segment(const VlgMp4Track *tracks, guint n_tracks)
 	mvex = box_begin(out, "mvex");
 	for (guint i = 0; i < n_tracks; i++) {
 		trex = full_box_begin(out, "trex", 0, 0);
-		put32(out, tracks[i].track_id);
-		put32(out, 1); /* default_sample_description_index */
-		put32(out, 0);
-		put32(out, 0);
-		put32(out, 0);
+		vlg_put32(out, tracks[i].track_id);
+		vlg_put32(out, 1); /* default_sample_description_index */
+		vlg_put32(out, 0);
+		vlg_put32(out, 0);
+		vlg_put32(out, 0);
 		box_end(out, trex);
 	}
 	box_end(out, mvex);
@@ -362,23 +323,23 @@ put_traf(GByteArray *out, const VlgMp4Run *run)
 	if (run->composition_offsets)
 		flags |= TRUN_COMPOSITION_OFFSET;
 	box = full_box_begin(out, "tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF);
-	put32(out, run->track_id);
+	vlg_put32(out, run->track_id);
 	box_end(out, box);
 	box = full_box_begin(out, "tfdt", 1, 0);
-	put64(out, run->base_decode_time);
+	vlg_put64(out, run->base_decode_time);
 	box_end(out, box);
 	box = full_box_begin(out, "trun", 0, flags);
-	put32(out, run->n_samples);
+	vlg_put32(out, run->n_samples);
 	data_offset = out->len;
-	put32(out, 0);
+	vlg_put32(out, 0);
 	for (guint i = 0; i < run->n_samples; i++) {
 		const VlgMp4Sample *sample = &run->samples[i];
 
-		put32(out, sample->duration);
-		put32(out, sample->size);
-		put32(out, sample->flags);
+		vlg_put32(out, sample->duration);
+		vlg_put32(out, sample->size);
+		vlg_put32(out, sample->flags);
 		if (run->composition_offsets)
-			put32(out, (guint32)MAX(sample->composition_offset, 0));
+			vlg_put32(out, (guint32)MAX(sample->composition_offset, 0));
 	}
 	box_end(out, box);
 	box_end(out, traf);
@@ -396,7 +357,7 @@ vlg_mp4_write_fragment_header(GByteArray *out, guint32 sequence, const VlgMp4Run
 	moof = box_begin(out, "moof");
 
 	box = full_box_begin(out, "mfhd", 0, 0);
-	put32(out, sequence);
+	vlg_put32(out, sequence);
 	box_end(out, box);
 	for (guint i = 0; i < n_runs; i++)
 		offsets[i] = runs[i].n_samples > 0 ? put_traf(out, &runs[i]) : 0;
@@ -409,7 +370,7 @@ vlg_mp4_write_fragment_header(GByteArray *out, guint32 sequence, const VlgMp4Run
 		for (guint j = 0; j < runs[i].n_samples; j++)
 			data_size += runs[i].samples[j].size;
 	}
-	put32(out, (guint32)(8 + data_size));
+	vlg_put32(out, (guint32)(8 + data_size));
 	g_byte_array_append(out, (const guint8 *)"mdat", 4);
 }
 

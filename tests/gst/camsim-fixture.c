@@ -9,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "pipelines/teardown.h"
+
 static GPid camsim_pid;
 static guint camsim_port;
 static guint control_port;
@@ -80,4 +82,52 @@ guint
 vlg_test_camsim_port(void)
 {
 	return camsim_port;
+}
+
+static VlgCameraInfo camera_info;
+
+VlgCamera *
+vlg_test_camera_new(const char *clip)
+{
+	VlgCameraSettings settings = {
+		.ingest = { .timings = { .watchdog_us = 5 * G_USEC_PER_SEC,
+					 .connect_timeout_us = 10 * G_USEC_PER_SEC,
+					 .backoff = { 30000, 60000 } },
+			    .latency_ms = 100 },
+	};
+
+	camera_info.id = (char *)clip;
+	camera_info.name = (char *)clip;
+	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", camsim_port, clip);
+	return vlg_camera_new(&camera_info, &settings);
+}
+
+void
+vlg_test_camera_free(VlgCamera *camera)
+{
+	vlg_camera_free(camera);
+	vlg_teardown_wait();
+	g_clear_pointer(&camera_info.url, g_free);
+}
+
+gboolean
+vlg_test_run_until(gboolean (*done)(gpointer), gpointer data, double seconds)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
+
+	while (!done(data) && g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, FALSE) || (g_usleep(2000), TRUE);
+	return done(data);
+}
+
+static gboolean
+never(gpointer data)
+{
+	return FALSE;
+}
+
+void
+vlg_test_run_for(double seconds)
+{
+	vlg_test_run_until(never, NULL, seconds);
 }

@@ -30,60 +30,6 @@
 #define AAC_CLIP "h264-aac-360p"
 #define SILENT_CLIP "h264-cbp-360p"
 
-/* ---- the simulator --------------------------------------------------------------------------- */
-
-
-/* ---- cameras and the main loop --------------------------------------------------------------- */
-
-static VlgCameraInfo camera_info;
-
-static VlgCamera *
-make_camera(const char *clip)
-{
-	VlgCameraSettings settings = {
-		.ingest = { .timings = { .watchdog_us = 5 * G_USEC_PER_SEC,
-					 .connect_timeout_us = 10 * G_USEC_PER_SEC,
-					 .backoff = { 30000, 60000 } },
-			    .latency_ms = 100 },
-	};
-
-	camera_info.id = (char *)clip;
-	camera_info.name = (char *)clip;
-	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", vlg_test_camsim_port(), clip);
-	return vlg_camera_new(&camera_info, &settings);
-}
-
-static void
-free_camera(VlgCamera *camera)
-{
-	vlg_camera_free(camera);
-	vlg_teardown_wait();
-	g_clear_pointer(&camera_info.url, g_free);
-}
-
-/* Runs the main loop until @done or @seconds pass; TRUE if done. */
-static gboolean
-run_until(gboolean (*done)(gpointer), gpointer data, double seconds)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
-
-	while (!done(data) && g_get_monotonic_time() < deadline)
-		g_main_context_iteration(NULL, FALSE) || (g_usleep(2000), TRUE);
-	return done(data);
-}
-
-static gboolean
-never(gpointer data)
-{
-	return FALSE;
-}
-
-static void
-run_for(double seconds)
-{
-	run_until(never, NULL, seconds);
-}
-
 /* ---- what the source's hub publishes -------------------------------------------------------- */
 
 typedef struct {
@@ -217,7 +163,7 @@ measure_rate(double seconds)
 {
 	guint before = packet_count();
 
-	run_for(seconds);
+	vlg_test_run_for(seconds);
 	return (packet_count() - before) / seconds;
 }
 
@@ -269,14 +215,14 @@ assert_caps(const char *encoding, gint clock_rate, gint payload_type)
 
 START_TEST(test_pcma_passes_through)
 {
-	VlgCamera *camera = make_camera(PCMA_CLIP);
+	VlgCamera *camera = vlg_test_camera_new(PCMA_CLIP);
 	VlgAudioSource *source = vlg_audio_source_new(camera);
 	VlgHubConsumer *consumer;
 	double rate;
 
 	ck_assert_int_eq(vlg_audio_source_get_codec(source), VLG_AUDIO_CODEC_NONE);
 	consumer = vlg_hub_attach(vlg_audio_source_get_hub(source), &packet_funcs, NULL, NULL);
-	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(10), 10), "no PCMA packets");
+	ck_assert_msg(vlg_test_run_until(has_packets, GUINT_TO_POINTER(10), 10), "no PCMA packets");
 	rate = measure_rate(2.0);
 	g_printerr("PCMA: %.1f packets/s\n", rate);
 	ck_assert_msg(rate > 40 && rate < 60, "%.1f packets/s", rate);
@@ -290,7 +236,7 @@ START_TEST(test_pcma_passes_through)
 
 	vlg_hub_detach(vlg_audio_source_get_hub(source), consumer);
 	vlg_audio_source_free(source);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -358,14 +304,14 @@ decode_kept(double *power)
 
 START_TEST(test_aac_becomes_opus)
 {
-	VlgCamera *camera = make_camera(AAC_CLIP);
+	VlgCamera *camera = vlg_test_camera_new(AAC_CLIP);
 	VlgAudioSource *source = vlg_audio_source_new(camera);
 	VlgHubConsumer *consumer;
 	double rate, power = 0;
 	guint kept, decoded;
 
 	consumer = vlg_hub_attach(vlg_audio_source_get_hub(source), &packet_funcs, NULL, NULL);
-	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(10), 15), "no Opus packets");
+	ck_assert_msg(vlg_test_run_until(has_packets, GUINT_TO_POINTER(10), 15), "no Opus packets");
 	rate = measure_rate(2.0);
 	g_printerr("Opus: %.1f packets/s\n", rate);
 	ck_assert_msg(rate > 40 && rate < 60, "%.1f packets/s", rate);
@@ -395,7 +341,7 @@ START_TEST(test_aac_becomes_opus)
 
 	vlg_hub_detach(vlg_audio_source_get_hub(source), consumer);
 	vlg_audio_source_free(source);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -427,15 +373,15 @@ has_video(gpointer data)
 
 START_TEST(test_no_audio_no_packets)
 {
-	VlgCamera *camera = make_camera(SILENT_CLIP);
+	VlgCamera *camera = vlg_test_camera_new(SILENT_CLIP);
 	VlgAudioSource *source = vlg_audio_source_new(camera);
 	VlgHubConsumer *consumer, *video;
 
 	consumer = vlg_hub_attach(vlg_audio_source_get_hub(source), &packet_funcs, NULL, NULL);
 	video = vlg_camera_attach(camera, &video_funcs, NULL, NULL);
 	/* Two seconds of video, then one more for any audio to show up. */
-	ck_assert_msg(run_until(has_video, NULL, 10), "no video");
-	run_for(1.0);
+	ck_assert_msg(vlg_test_run_until(has_video, NULL, 10), "no video");
+	vlg_test_run_for(1.0);
 
 	ck_assert_int_eq(vlg_audio_source_get_codec(source), VLG_AUDIO_CODEC_NONE);
 	ck_assert_uint_eq(packet_count(), 0);
@@ -445,7 +391,7 @@ START_TEST(test_no_audio_no_packets)
 	vlg_camera_detach(camera, video);
 	vlg_hub_detach(vlg_audio_source_get_hub(source), consumer);
 	vlg_audio_source_free(source);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -461,7 +407,7 @@ static const struct {
 
 START_TEST(test_resumes_after_camera_restart)
 {
-	VlgCamera *camera = make_camera(restart_cases[_i].clip);
+	VlgCamera *camera = vlg_test_camera_new(restart_cases[_i].clip);
 	VlgAudioSource *source = vlg_audio_source_new(camera);
 	g_autofree char *down = g_strdup_printf("down %s", restart_cases[_i].clip);
 	g_autofree char *up = g_strdup_printf("up %s", restart_cases[_i].clip);
@@ -471,13 +417,13 @@ START_TEST(test_resumes_after_camera_restart)
 	double gap_s, stamped_s;
 
 	consumer = vlg_hub_attach(vlg_audio_source_get_hub(source), &packet_funcs, NULL, NULL);
-	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(20), 15), "no packets");
+	ck_assert_msg(vlg_test_run_until(has_packets, GUINT_TO_POINTER(20), 15), "no packets");
 	vlg_test_camsim_control(down);
-	ck_assert_msg(run_until(went_quiet, NULL, 5), "packets still flow after 'down'");
+	ck_assert_msg(vlg_test_run_until(went_quiet, NULL, 5), "packets still flow after 'down'");
 	before = packet_count();
 	last = packet_at(before - 1);
 	vlg_test_camsim_control(up);
-	ck_assert_msg(run_until(has_packets, GUINT_TO_POINTER(before + 20), 15),
+	ck_assert_msg(vlg_test_run_until(has_packets, GUINT_TO_POINTER(before + 20), 15),
 		      "no packets after 'up'");
 
 	g_mutex_lock(&seen.lock);
@@ -502,7 +448,7 @@ START_TEST(test_resumes_after_camera_restart)
 
 	vlg_hub_detach(vlg_audio_source_get_hub(source), consumer);
 	vlg_audio_source_free(source);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 

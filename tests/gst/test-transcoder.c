@@ -26,9 +26,6 @@
 #include "pipelines/teardown.h"
 #include "pipelines/transcoder.h"
 
-/* ---- the simulator --------------------------------------------------------------------------- */
-
-
 /* ---- cameras, profiles, the main loop ------------------------------------------------------ */
 
 static const VlgProfile sub = { "sub", FALSE, FALSE, 640, 360, 15, 600 };
@@ -37,54 +34,6 @@ static const VlgProfile key = { "key", FALSE, TRUE, 0, 0, 0, 0 };
 static const VlgProfile main_profile = { "main", TRUE, FALSE, 0, 0, 0, 0 };
 static const VlgTranscoderSettings transcoder_settings = { 0 };
 
-static VlgCameraInfo camera_info;
-
-static VlgCamera *
-make_camera(const char *clip)
-{
-	VlgCameraSettings settings = {
-		.ingest = { .timings = { .watchdog_us = 5 * G_USEC_PER_SEC,
-					 .connect_timeout_us = 10 * G_USEC_PER_SEC,
-					 .backoff = { 30000, 60000 } },
-			    .latency_ms = 100 },
-	};
-
-	camera_info.id = (char *)clip;
-	camera_info.name = (char *)clip;
-	camera_info.url = g_strdup_printf("rtsp://127.0.0.1:%u/%s", vlg_test_camsim_port(), clip);
-	return vlg_camera_new(&camera_info, &settings);
-}
-
-static void
-free_camera(VlgCamera *camera)
-{
-	vlg_camera_free(camera);
-	vlg_teardown_wait();
-	g_clear_pointer(&camera_info.url, g_free);
-}
-
-/* Runs the main loop until @done or @seconds pass; TRUE if done. */
-static gboolean
-run_until(gboolean (*done)(gpointer), gpointer data, double seconds)
-{
-	gint64 deadline = g_get_monotonic_time() + (gint64)(seconds * G_USEC_PER_SEC);
-
-	while (!done(data) && g_get_monotonic_time() < deadline)
-		g_main_context_iteration(NULL, FALSE) || (g_usleep(2000), TRUE);
-	return done(data);
-}
-
-static gboolean
-never(gpointer data)
-{
-	return FALSE;
-}
-
-static void
-run_for(double seconds)
-{
-	run_until(never, NULL, seconds);
-}
 
 /* ---- a consumer of a profile hub ----------------------------------------------------------- */
 
@@ -241,7 +190,7 @@ wait_buffers(Watch *w, guint count, double seconds)
 {
 	Wanted wanted = { w, count };
 
-	return run_until(has_buffers, &wanted, seconds);
+	return vlg_test_run_until(has_buffers, &wanted, seconds);
 }
 
 static gboolean
@@ -277,7 +226,7 @@ assert_rate(Watch *w, double seconds, double expected)
 	double stream_rate, arrival_rate;
 
 	watch_snapshot(w, &before, &first_pts);
-	run_for(seconds);
+	vlg_test_run_for(seconds);
 	watch_snapshot(w, &after, &last_pts);
 	arrival_rate = (after - before) * (double)G_USEC_PER_SEC / (g_get_monotonic_time() - start);
 	ck_assert_msg(after > before + 1 && GST_CLOCK_TIME_IS_VALID(first_pts) &&
@@ -329,7 +278,7 @@ static const char *const sub_low_clips[] = { "h264-main-720p", "h265-main-720p",
 /* sub and low from one decoder; a second acquire shares; branches come and go while running. */
 START_TEST(test_sub_and_low)
 {
-	VlgCamera *camera = make_camera(sub_low_clips[_i]);
+	VlgCamera *camera = vlg_test_camera_new(sub_low_clips[_i]);
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	g_autoptr(GError) error = NULL;
 	VlgHub *sub_hub, *low_hub;
@@ -376,26 +325,26 @@ START_TEST(test_sub_and_low)
 	vlg_transcoder_get_stats(t, &stats);
 	ck_assert(!stats.decoding);
 	ck_assert_uint_eq(stats.outputs, 0);
-	run_for(0.5);
+	vlg_test_run_for(0.5);
 	ck_assert_uint_le(watch_buffers(ws), before + 1);
 	ck_assert_uint_eq(vlg_camera_get_holders(camera), 0);
 	watch_free(ws);
 	vlg_transcoder_free(t);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
 /* key of an H.264 camera: its own keyframes, no decoder, no encoder. */
 START_TEST(test_key_from_h264)
 {
-	VlgCamera *camera = make_camera("h264-main-720p");
+	VlgCamera *camera = vlg_test_camera_new("h264-main-720p");
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	VlgHub *hub = vlg_transcoder_acquire(t, &key, NULL);
 	Watch *w = watch_new_full(hub, FALSE);
 	Wanted wanted = { w, 3 };
 	VlgTranscoderStats stats;
 
-	ck_assert(run_until(has_keyframes, &wanted, 10));
+	ck_assert(vlg_test_run_until(has_keyframes, &wanted, 10));
 	ck_assert_uint_eq(vlg_transcoder_running_decoders(), 0);
 	ck_assert_uint_eq(vlg_transcoder_running_encoders(), 0);
 	vlg_transcoder_get_stats(t, &stats);
@@ -408,7 +357,7 @@ START_TEST(test_key_from_h264)
 	watch_free(w);
 	vlg_transcoder_release(t, &key);
 	vlg_transcoder_free(t);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -416,7 +365,7 @@ END_TEST
  * takes every frame, key goes on at 1/s from the tee) at the camera's size and rate. */
 START_TEST(test_key_and_main_from_h265)
 {
-	VlgCamera *camera = make_camera("h265-main-720p");
+	VlgCamera *camera = vlg_test_camera_new("h265-main-720p");
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	VlgHub *key_hub = vlg_transcoder_acquire(t, &key, NULL);
 	Watch *wk = watch_new(key_hub), *wm;
@@ -424,8 +373,8 @@ START_TEST(test_key_and_main_from_h265)
 	VlgTranscoderStats stats;
 	guint keys_before;
 
-	ck_assert(run_until(has_keyframes, &wanted, 10));
-	run_for(4.5); /* two more of the camera's keyframes */
+	ck_assert(vlg_test_run_until(has_keyframes, &wanted, 10));
+	vlg_test_run_for(4.5); /* two more of the camera's keyframes */
 	ck_assert_uint_eq(vlg_transcoder_running_decoders(), 1);
 	ck_assert_uint_eq(vlg_transcoder_running_encoders(), 1);
 	vlg_transcoder_get_stats(t, &stats);
@@ -457,7 +406,7 @@ START_TEST(test_key_and_main_from_h265)
 	vlg_transcoder_free(t);
 	ck_assert_uint_eq(vlg_transcoder_running_encoders(), 0);
 	ck_assert_uint_eq(vlg_transcoder_running_decoders(), 0);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -488,16 +437,16 @@ resumed(gpointer data)
 /* The camera goes down and comes back: the profile hub is reset, then resumes on a keyframe. */
 START_TEST(test_camera_restart)
 {
-	VlgCamera *camera = make_camera("h264-cbp-360p");
+	VlgCamera *camera = vlg_test_camera_new("h264-cbp-360p");
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	Watch *w = watch_new(vlg_transcoder_acquire(t, &low, NULL));
 	VlgTranscoderStats stats;
 
 	ck_assert(wait_buffers(w, 5, 10));
 	vlg_test_camsim_control("down h264-cbp-360p");
-	ck_assert_msg(run_until(was_reset, w, 8), "no reset after the camera went down");
+	ck_assert_msg(vlg_test_run_until(was_reset, w, 8), "no reset after the camera went down");
 	vlg_test_camsim_control("up h264-cbp-360p");
-	ck_assert_msg(run_until(resumed, w, 15), "no output after the camera came back");
+	ck_assert_msg(vlg_test_run_until(resumed, w, 15), "no output after the camera came back");
 	g_mutex_lock(&w->lock);
 	ck_assert(w->first_after_reset_is_keyframe);
 	g_mutex_unlock(&w->lock);
@@ -508,7 +457,7 @@ START_TEST(test_camera_restart)
 	ck_assert_uint_eq(vlg_transcoder_running_decoders(), 1);
 	watch_free(w);
 	vlg_transcoder_free(t);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
@@ -598,7 +547,7 @@ play_phase(Feeder *feeder, const char *clip, const char *parser, gint width, gin
 
 	feeder->offset = feeder->last_pts ? feeder->last_pts + 40 * GST_MSECOND : 0;
 	pipeline = feeder_start(feeder, clip, parser);
-	ck_assert_msg(run_until(has_width, &wanted, 10), "main did not follow %s", clip);
+	ck_assert_msg(vlg_test_run_until(has_width, &wanted, 10), "main did not follow %s", clip);
 	main_before = watch_buffers(wm);
 	ck_assert(wait_buffers(ws, sub_before + 10, 10));
 	ck_assert(wait_buffers(wm, main_before + 10, 10));
@@ -622,11 +571,11 @@ START_TEST(test_codec_and_size_change)
 	/* The simulator answers 404 for this camera: one failed attempt, then a minute's wait,
 	 * during which the hub is ours to feed. */
 	vlg_test_camsim_control("status h264-aac-360p 404");
-	camera = make_camera("h264-aac-360p");
+	camera = vlg_test_camera_new("h264-aac-360p");
 	t = vlg_transcoder_new(camera, &transcoder_settings);
 	ws = watch_new(vlg_transcoder_acquire(t, &sub, NULL));
 	wm = watch_new(vlg_transcoder_acquire(t, &main_profile, NULL));
-	run_for(0.3); /* the attempt fails */
+	vlg_test_run_for(0.3); /* the attempt fails */
 	feeder.hub = vlg_camera_get_hub(camera);
 	play_phase(&feeder, "h264-cbp-360p", "h264parse", 640, 360, ws, wm);
 	play_phase(&feeder, "h265-main-720p", "h265parse", 1280, 720, ws, wm);
@@ -643,14 +592,14 @@ START_TEST(test_codec_and_size_change)
 	watch_free(ws);
 	watch_free(wm);
 	vlg_transcoder_free(t);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 	vlg_test_camsim_control("up h264-aac-360p");
 }
 END_TEST
 
 START_TEST(test_bad_profile)
 {
-	VlgCamera *camera = make_camera("h264-cbp-360p");
+	VlgCamera *camera = vlg_test_camera_new("h264-cbp-360p");
 	VlgTranscoder *t = vlg_transcoder_new(camera, &transcoder_settings);
 	VlgProfile odd = { "odd", FALSE, FALSE, 641, 360, 15, 600 };
 	g_autoptr(GError) error = NULL;
@@ -665,7 +614,7 @@ START_TEST(test_bad_profile)
 	ck_assert(vlg_transcoder_needs_transcode(h264, TRUE));
 	ck_assert(!vlg_transcoder_needs_transcode(h264, FALSE));
 	vlg_transcoder_free(t);
-	free_camera(camera);
+	vlg_test_camera_free(camera);
 }
 END_TEST
 
