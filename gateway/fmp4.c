@@ -196,56 +196,50 @@ on_segment(gpointer data, GBytes *bytes, gboolean is_init, gboolean starts_with_
 
 /* ---- muxers ---- */
 
+typedef struct {
+	VlgFmp4Endpoint *endpoint;
+	VlgCamera *camera;
+	gboolean transcode_main;
+} MuxerAttempt;
+
+/* The shared muxer of (camera, @profile), made on first use; NULL past the budget. */
+static gpointer
+attempt_muxer(const VlgProfile *profile, gpointer data, GError **error)
+{
+	MuxerAttempt *attempt = data;
+	VlgFmp4Endpoint *endpoint = attempt->endpoint;
+	gboolean transcode = attempt->transcode_main && profile->passthrough;
+	g_autofree char *key = g_strdup_printf("%s/%s%s", vlg_camera_get_info(attempt->camera)->id,
+					       profile->name, transcode ? "+transcode" : "");
+	Muxer *muxer = g_hash_table_lookup(endpoint->muxers, key);
+	VlgHub *hub;
+
+	if (!muxer) {
+		hub = vlg_streams_acquire_hub(endpoint->app->streams, attempt->camera, profile,
+					      transcode, error);
+		if (!hub)
+			return NULL;
+		muxer = g_new0(Muxer, 1);
+		muxer->endpoint = endpoint;
+		muxer->key = g_steal_pointer(&key);
+		muxer->camera = attempt->camera;
+		muxer->profile = profile;
+		muxer->transcode_main = transcode;
+		muxer->muxer = vlg_fmp4_muxer_new(hub);
+		g_hash_table_insert(endpoint->muxers, muxer->key, muxer);
+	}
+	muxer->clients++;
+	return muxer;
+}
+
 static Muxer *
 muxer_open(VlgFmp4Endpoint *endpoint, VlgCamera *camera, const char *wanted,
 	   gboolean transcode_main, char **fallback, GError **error)
 {
-	g_autoptr(GPtrArray) names = vlg_streams_candidates(wanted);
-	g_autoptr(GError) first_error = NULL;
+	MuxerAttempt attempt = { endpoint, camera, transcode_main };
 
-	*fallback = NULL;
-	for (guint i = 0; i < names->len; i++) {
-		const VlgProfile *profile =
-			vlg_gateway_config_find_profile(endpoint->app->config, names->pdata[i]);
-		gboolean transcode = transcode_main && profile && profile->passthrough;
-		g_autofree char *key = NULL;
-		g_autoptr(GError) local = NULL;
-		Muxer *muxer;
-		VlgHub *hub;
-
-		if (!profile)
-			continue;
-		key = g_strdup_printf("%s/%s%s", vlg_camera_get_info(camera)->id, profile->name,
-				      transcode ? "+transcode" : "");
-		muxer = g_hash_table_lookup(endpoint->muxers, key);
-		if (!muxer) {
-			hub = vlg_streams_acquire_hub(endpoint->app->streams, camera, profile,
-						      transcode, &local);
-			if (!hub) {
-				if (!first_error)
-					first_error = g_steal_pointer(&local);
-				continue;
-			}
-			muxer = g_new0(Muxer, 1);
-			muxer->endpoint = endpoint;
-			muxer->key = g_steal_pointer(&key);
-			muxer->camera = camera;
-			muxer->profile = profile;
-			muxer->transcode_main = transcode;
-			muxer->muxer = vlg_fmp4_muxer_new(hub);
-			g_hash_table_insert(endpoint->muxers, muxer->key, muxer);
-		}
-		if (i > 0)
-			*fallback = g_strdup_printf("%s not available (%s): sending %s", wanted,
-						    first_error->message, profile->name);
-		muxer->clients++;
-		return muxer;
-	}
-	if (first_error)
-		g_propagate_error(error, g_steal_pointer(&first_error));
-	else
-		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA, "no profile named %s", wanted);
-	return NULL;
+	return vlg_streams_try_nearest(endpoint->app->streams, wanted, attempt_muxer, &attempt,
+				       NULL, fallback, error);
 }
 
 static void
@@ -265,14 +259,6 @@ muxer_close(Muxer *muxer)
 }
 
 /* ---- the WebSocket handler ---- */
-
-static gboolean
-camera_is_h265(VlgCamera *camera)
-{
-	g_autoptr(GstCaps) caps = vlg_hub_get_caps(vlg_camera_get_hub(camera), VLG_TRACK_VIDEO);
-
-	return caps && gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h265");
-}
 
 /* Opens the client's muxer; FALSE (with the error sent and the socket closing) when refused. */
 static gboolean
@@ -302,7 +288,7 @@ client_start(Client *client, VlgPrincipal *principal, const char *query)
 	}
 	/* MSE takes B-frames; H.265 only where the player said it decodes it (?h265=1). */
 	client->muxer = muxer_open(endpoint, camera, profile ? profile : "main",
-				   camera_is_h265(camera) && g_strcmp0(h265, "1") != 0, &fallback,
+				   vlg_camera_video_is(camera, "video/x-h265") && g_strcmp0(h265, "1") != 0, &fallback,
 				   &error);
 	if (!client->muxer) {
 		send_text(client, "error", "code", "unavailable", "message", error->message);

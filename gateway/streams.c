@@ -95,11 +95,7 @@ drop_transcoder_use(VlgStreams *streams, VlgCamera *camera)
 static gboolean
 needs_encoder(VlgCamera *camera, const VlgProfile *profile)
 {
-	g_autoptr(GstCaps) caps = vlg_hub_get_caps(vlg_camera_get_hub(camera), VLG_TRACK_VIDEO);
-
-	if (!profile->keyframes_only)
-		return TRUE;
-	return !caps || !gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h264");
+	return !profile->keyframes_only || !vlg_camera_video_is(camera, "video/x-h264");
 }
 
 /* The camera run on its catalogue sub-url, when @profile is `sub` and it has one. */
@@ -279,10 +275,9 @@ vlg_streams_candidates(const char *wanted)
 	return names;
 }
 
-VlgRtpSource *
-vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *wanted,
-			    gboolean transcode_main, const char **chosen, char **fallback,
-			    GError **error)
+gpointer
+vlg_streams_try_nearest(VlgStreams *streams, const char *wanted, VlgStreamsAttempt attempt,
+			gpointer data, const char **chosen, char **fallback, GError **error)
 {
 	g_autoptr(GPtrArray) names = vlg_streams_candidates(wanted);
 	g_autoptr(GError) first_error = NULL;
@@ -292,20 +287,18 @@ vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *
 		const VlgProfile *profile =
 			vlg_gateway_config_find_profile(streams->config, names->pdata[i]);
 		g_autoptr(GError) local = NULL;
-		VlgRtpSource *source;
+		gpointer got;
 
 		if (!profile)
 			continue;
-		source = vlg_streams_acquire(streams, camera, profile,
-					     transcode_main && profile->passthrough, &local);
-		if (source) {
+		got = attempt(profile, data, &local);
+		if (got) {
 			if (chosen)
 				*chosen = profile->name;
-			if (i > 0)
-				*fallback = g_strdup_printf("%s not available (%s): showing %s",
-							    wanted, first_error->message,
-							    profile->name);
-			return source;
+			if (first_error)
+				*fallback = g_strdup_printf("%s not available (%s): using %s", wanted,
+							    first_error->message, profile->name);
+			return got;
 		}
 		if (!first_error)
 			first_error = g_steal_pointer(&local);
@@ -315,6 +308,32 @@ vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *
 	else
 		g_set_error(error, VLG_ERROR, VLG_ERROR_MEDIA, "no profile named %s", wanted);
 	return NULL;
+}
+
+typedef struct {
+	VlgStreams *streams;
+	VlgCamera *camera;
+	gboolean transcode_main;
+} SourceAttempt;
+
+static gpointer
+attempt_source(const VlgProfile *profile, gpointer data, GError **error)
+{
+	SourceAttempt *attempt = data;
+
+	return vlg_streams_acquire(attempt->streams, attempt->camera, profile,
+				   attempt->transcode_main && profile->passthrough, error);
+}
+
+VlgRtpSource *
+vlg_streams_acquire_nearest(VlgStreams *streams, VlgCamera *camera, const char *wanted,
+			    gboolean transcode_main, const char **chosen, char **fallback,
+			    GError **error)
+{
+	SourceAttempt attempt = { streams, camera, transcode_main };
+
+	return vlg_streams_try_nearest(streams, wanted, attempt_source, &attempt, chosen, fallback,
+				       error);
 }
 
 static void

@@ -50,6 +50,14 @@ VlgHub *vlg_streams_acquire_hub(VlgStreams *streams, VlgCamera *camera,
 void vlg_streams_release_hub(VlgStreams *streams, VlgCamera *camera, const VlgProfile *profile,
 			     gboolean transcode_main);
 
+/* One try at @profile: the thing wanted (a stream, a muxer...), or NULL with @error. */
+typedef gpointer (*VlgStreamsAttempt)(const VlgProfile *profile, gpointer data, GError **error);
+/* @attempt at @wanted, then at the nearest rungs of the ladder until one succeeds; *@chosen and
+ * *@fallback as for vlg_streams_acquire_nearest(), which is this with RTP sources. */
+gpointer vlg_streams_try_nearest(VlgStreams *streams, const char *wanted,
+				 VlgStreamsAttempt attempt, gpointer data, const char **chosen,
+				 char **fallback, GError **error);
+
 /* The profile names to try for @wanted, nearest first (@wanted itself, then the ladder's rungs by
  * distance, the cheaper first on a tie). The array borrows static strings and @wanted. */
 GPtrArray *vlg_streams_candidates(const char *wanted);

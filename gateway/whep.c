@@ -189,16 +189,6 @@ check_offer_request(VlgWhep *whep, const VlgHttpRequest *request, const char *ca
 	return NULL;
 }
 
-/* An H.265 camera is known as such once its caps are: main then starts as a transcode. */
-static gboolean
-camera_is_h265(VlgWhep *whep, const char *camera_id)
-{
-	VlgCamera *camera = vlg_app_find_camera(whep->app, camera_id);
-	g_autoptr(GstCaps) caps = vlg_hub_get_caps(vlg_camera_get_hub(camera), VLG_TRACK_VIDEO);
-
-	return caps && gst_structure_has_name(gst_caps_get_structure(caps, 0), "video/x-h265");
-}
-
 /* B-frames show only once frames flow: when the passthrough turns out undecodable, the session
  * moves to the camera's main transcode, on the same transceiver, from its next keyframe. */
 static gboolean
@@ -245,6 +235,9 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	VlgIceSettings ice;
 
 	g_autofree char *profile = vlg_http_query_get(request->query, "profile");
+	const char *chosen = NULL;
+	gboolean transcode_main;
+	VlgCamera *camera;
 
 	if (refusal)
 		return with_cors(refusal);
@@ -257,10 +250,12 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	session->camera_id = g_strdup(camera_id);
 	session->etag = g_strdup_printf("\"%08x\"", g_random_int());
 	session->profile = g_strdup(profile ? profile : "main");
-	session->transcode_main = camera_is_h265(whep, camera_id);
-	session->source = vlg_streams_acquire_nearest(
-		whep->app->streams, vlg_app_find_camera(whep->app, camera_id), session->profile,
-		session->transcode_main, NULL, &session->fallback, &error);
+	/* An H.265 camera known as such (its caps came) gets main as a transcode at once. */
+	camera = vlg_app_find_camera(whep->app, camera_id);
+	transcode_main = vlg_camera_video_is(camera, "video/x-h265");
+	session->source = vlg_streams_acquire_nearest(whep->app->streams, camera, session->profile,
+						      transcode_main, &chosen, &session->fallback,
+						      &error);
 	if (!session->source) {
 		g_autofree char *why = g_strdup(error->message);
 
@@ -268,11 +263,7 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 		return with_cors(vlg_http_response_new_error(503, "no stream for this camera: %s",
 							     why));
 	}
-	session->transcode_main = session->transcode_main &&
-				  vlg_gateway_config_find_profile(whep->app->config, "main") &&
-				  g_strcmp0(vlg_streams_profile_of(whep->app->streams,
-								   session->source, NULL),
-					    "main") == 0;
+	session->transcode_main = transcode_main && g_strcmp0(chosen, "main") == 0;
 	ice = ice_settings(whep->app->config);
 	session->peer = vlg_webrtc_peer_new(session->id, &ice, on_peer_state, session);
 	g_hash_table_insert(whep->sessions, session->id, session);
@@ -285,8 +276,7 @@ post_offer(const VlgHttpRequest *request, const char *const *params, gpointer da
 	session->pending = vlg_http_pending_ref(request->pending);
 	session->deadline_source = g_timeout_add_seconds(CONNECT_DEADLINE_S, connect_deadline,
 							 session);
-	if (g_strcmp0(vlg_streams_profile_of(whep->app->streams, session->source, NULL), "main") ==
-	    0)
+	if (g_strcmp0(chosen, "main") == 0 && !session->transcode_main)
 		session->check_source = g_timeout_add(500, check_passthrough, session);
 	g_message("whep session %s for camera %s from %s (%s, %s at %s)", session->id, camera_id,
 		  request->peer, request->principal->name,

@@ -163,6 +163,14 @@ vlg_camera_get_hub(VlgCamera *camera)
 	return camera->hub;
 }
 
+gboolean
+vlg_camera_video_is(VlgCamera *camera, const char *media_type)
+{
+	g_autoptr(GstCaps) caps = vlg_hub_get_caps(camera->hub, VLG_TRACK_VIDEO);
+
+	return caps && gst_structure_has_name(gst_caps_get_structure(caps, 0), media_type);
+}
+
 guint
 vlg_camera_get_holders(VlgCamera *camera)
 {

@@ -43,6 +43,8 @@ void vlg_camera_detach(VlgCamera *camera, VlgHubConsumer *consumer);
 const VlgCameraInfo *vlg_camera_get_info(VlgCamera *camera);
 const VlgIngestState *vlg_camera_get_state(VlgCamera *camera);
 VlgHub *vlg_camera_get_hub(VlgCamera *camera);
+/* TRUE when the camera's video, as far as it is known yet, is @media_type (video/x-h265 ...). */
+gboolean vlg_camera_video_is(VlgCamera *camera, const char *media_type);
 guint vlg_camera_get_holders(VlgCamera *camera);
 /* Media bit rate over the last few seconds, kbit/s; 0 when not live. */
 double vlg_camera_get_bitrate_kbps(VlgCamera *camera);
